@@ -1,0 +1,76 @@
+"""Split-conformal interval half-widths per horizon step, from backtest residuals.
+
+Each step's error scale is the mean absolute backtest error of that step and its neighbours
+(``pool`` steps either side), made non-decreasing in the lead time. All errors are divided by
+their step's scale and pooled, so that a few origins still give a stable quantile; the width at
+a step is its scale times the finite-sample conformal quantile ``ceil((m + 1) * level) / m`` of
+the pooled scaled errors. Steps beyond the calibrated horizon widen with the square root of the
+lead time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from models.errors import InvalidInput
+
+
+def check_levels(levels: Sequence[float]) -> tuple[float, ...]:
+    """Interval levels in percent, each strictly between 0 and 100."""
+    out = []
+    for i, level in enumerate(levels):
+        if isinstance(level, bool) or not isinstance(level, int | float) or not 0 < level < 100:
+            raise InvalidInput(f"level must be a percentage in (0, 100), got {level!r}",
+                               field="level", row=i, value=level)
+        out.append(float(level))
+    if not out:
+        raise InvalidInput("level must name at least one interval level", field="level",
+                           value=levels)
+    return tuple(out)
+
+
+def conformal_widths(errors: np.ndarray, levels: Sequence[float],
+                     pool: int | None = None) -> dict[float, np.ndarray]:
+    """Half-widths per step for each level from ``errors`` of shape (origins, horizon)."""
+    errs = np.abs(np.asarray(errors, dtype="float64"))
+    if errs.ndim != 2 or errs.size == 0 or not np.isfinite(errs).all():
+        raise InvalidInput("backtest errors must be a finite non-empty (origins, horizon) array",
+                           field="errors", value=errs.shape)
+    horizon = errs.shape[1]
+    pool = max(1, horizon // 16) if pool is None else pool
+    scale = np.array([errs[:, max(0, h - pool):h + pool + 1].mean() for h in range(horizon)])
+    scale = np.maximum.accumulate(np.maximum(scale, 1e-12))
+    scaled = np.sort((errs / scale).ravel())
+    m = scaled.size
+    out: dict[float, np.ndarray] = {}
+    for level in check_levels(levels):
+        rank = int(np.ceil((m + 1) * level / 100.0))
+        out[level] = scale * scaled[min(rank, m) - 1]
+    return out
+
+
+def extend_widths(widths: np.ndarray, horizon: int) -> np.ndarray:
+    """``widths`` cut or extended to ``horizon`` steps (square-root growth past the end)."""
+    calibrated = len(widths)
+    if horizon <= calibrated:
+        return widths[:horizon]
+    steps = np.arange(calibrated + 1, horizon + 1)
+    tail = widths[-1] * np.sqrt(steps / calibrated)
+    return np.concatenate([widths, tail])
+
+
+def intervals(mean: np.ndarray, widths: dict[float, np.ndarray],
+              levels: Sequence[float]) -> dict[str, np.ndarray]:
+    """``lo_<level>`` and ``hi_<level>`` columns around ``mean`` for calibrated levels."""
+    out: dict[str, np.ndarray] = {}
+    for level in check_levels(levels):
+        if level not in widths:
+            raise InvalidInput(f"level {level:g} was not calibrated; fit with it in `level` "
+                               f"(calibrated: {sorted(widths)})", field="level", value=level)
+        w = extend_widths(widths[level], len(mean))
+        name = f"{level:g}"
+        out[f"lo_{name}"] = mean - w
+        out[f"hi_{name}"] = mean + w
+    return out

@@ -1,0 +1,194 @@
+"""The ``Forecaster`` facade: one point model (or an ensemble) plus conformal intervals.
+
+``fit`` backtests on the recent history (rolling origins one day apart, refitting at each), uses
+the errors to pick the model (``model="auto"``) or weight an ensemble, and calibrates the
+interval half-widths per horizon step; then it fits the chosen model on all of ``y``.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from models.errors import InvalidInput, ModelError
+from models.forecasting.base import (
+    PointModel,
+    check_fitted,
+    check_horizon,
+    check_series,
+    steps_per_day,
+)
+from models.forecasting.conformal import check_levels, conformal_widths, intervals
+from models.forecasting.ensemble import WeightedEnsemble, combine, inverse_error_weights
+from models.forecasting.registry import MODEL_PATHS, make_model
+
+if TYPE_CHECKING:
+    from models.backtest import BacktestResult
+
+FORMAT = "solchain-forecaster"
+VERSION = 1
+CHOICES = ("auto", "ensemble", *MODEL_PATHS)
+DEFAULT_CANDIDATES = ("seasonal_naive", "ets", "mstl_ar", "arima")
+
+
+class Forecaster(BaseEstimator):
+    """Point forecasts with calibrated intervals, as a DataFrame indexed by future timestamps.
+
+    ``horizon`` is the calibrated horizon in steps (default one day); longer predictions widen
+    the last calibrated interval with the square root of the lead time.
+    """
+
+    def __init__(self, model: str = "auto", params: Mapping[str, Any] | None = None,
+                 horizon: int | None = None, level: Sequence[float] = (80, 95),
+                 n_windows: int = 14, candidates: Sequence[str] | None = None,
+                 ensemble_size: int = 3) -> None:
+        self.model = model
+        self.params = params
+        self.horizon = horizon
+        self.level = level
+        self.n_windows = n_windows
+        self.candidates = candidates
+        self.ensemble_size = ensemble_size
+
+    def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> Forecaster:
+        """Backtest, choose or weight, calibrate intervals, then fit on all of ``y``."""
+        if self.model not in CHOICES:
+            raise InvalidInput(f"unknown model {self.model!r}; choose one of {', '.join(CHOICES)}",
+                               field="model", value=self.model)
+        levels = check_levels(self.level)
+        values = check_series(y, min_length=4)
+        day = steps_per_day(y.index.freq)
+        horizon = check_horizon(self.horizon if self.horizon is not None else day)
+        if isinstance(self.n_windows, bool) or not isinstance(self.n_windows, int) \
+                or self.n_windows < 1:
+            raise InvalidInput(f"n_windows must be a positive integer, got {self.n_windows!r}",
+                               field="n_windows", value=self.n_windows)
+        t0 = time.perf_counter()
+        results = self._backtests(values, X, horizon)
+        name, weights, errors = self._choose(results)
+        self.widths_ = conformal_widths(errors, levels)
+        self.selected_, self.weights_ = name, weights
+        self.backtest_ = {n: r.metrics() for n, r in results.items()}
+        self.backtest_errors_ = errors
+        self.model_ = self._final_model(name, weights).fit(values, X)
+        self.horizon_, self.levels_ = horizon, levels
+        self.last_ts_, self.freq_ = values.index[-1], values.index.freq
+        self.index_name_ = values.index.name
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def predict(self, horizon: int, X_future: pd.DataFrame | None = None,
+                level: Sequence[float] | None = None) -> pd.DataFrame:
+        """``mean`` and ``lo_<level>``/``hi_<level>`` for the next ``horizon`` steps."""
+        check_fitted(self, "model_")
+        horizon = check_horizon(horizon)
+        if X_future is not None and len(X_future) < horizon:
+            raise InvalidInput(f"X_future has {len(X_future)} rows; horizon {horizon} needs as "
+                               "many", field="X_future", value=len(X_future))
+        mean = np.asarray(self.model_.predict(horizon, X_future), dtype="float64").reshape(-1)
+        if mean.shape != (horizon,) or not np.isfinite(mean).all():
+            raise ModelError(f"model {self.selected_!r} returned an invalid forecast "
+                             f"(shape {mean.shape}, finite: {bool(np.isfinite(mean).all())})")
+        index = pd.date_range(self.last_ts_ + self.freq_, periods=horizon, freq=self.freq_,
+                              name=self.index_name_)
+        bands = intervals(mean, self.widths_, self.levels_ if level is None else level)
+        return pd.DataFrame({"mean": mean, **bands}, index=index)
+
+    def dumps(self) -> bytes:
+        """This fitted forecaster as bytes (pickle with format and version metadata)."""
+        check_fitted(self, "model_")
+        meta = {"format": FORMAT, "version": VERSION, "model": self.selected_,
+                "weights": self.weights_, "fitted_through": str(self.last_ts_)}
+        return pickle.dumps({"meta": meta, "forecaster": self}, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def loads(cls, data: bytes) -> Forecaster:
+        """A forecaster from :meth:`dumps` bytes; only load bytes this oracle wrote itself."""
+        return _payload(data)["forecaster"]
+
+    @staticmethod
+    def metadata(data: bytes) -> dict[str, Any]:
+        """The metadata stored by :meth:`dumps`: format, version, model, weights."""
+        return dict(_payload(data)["meta"])
+
+    def _member_names(self) -> list[str]:
+        if self.model not in ("auto", "ensemble"):
+            return [self.model]
+        names = list(self.candidates or DEFAULT_CANDIDATES)
+        bad = [n for n in names if n not in MODEL_PATHS]
+        if bad or not names:
+            raise InvalidInput(f"unknown candidate(s) {bad}; choose from {', '.join(MODEL_PATHS)}",
+                               field="candidates", value=bad or names)
+        return names
+
+    def _backtests(self, y: pd.Series, X: pd.DataFrame | None,
+                   horizon: int) -> dict[str, BacktestResult]:
+        """Backtest each member; in auto/ensemble mode skip members that cannot run here."""
+        from models.backtest import backtest  # models.backtest imports this package
+
+        params = dict(self.params or {})
+        results: dict[str, BacktestResult] = {}
+        failures: dict[str, str] = {}
+        for name in self._member_names():
+            member_params = params.get(name, {}) if self.model in ("auto", "ensemble") else params
+
+            def factory(name: str = name, kw: Mapping[str, Any] = member_params) -> PointModel:
+                return make_model(name, **kw)
+
+            try:
+                results[name] = backtest(factory, y, horizon, n_origins=self.n_windows, X=X)
+            except ModelError as err:
+                if self.model not in ("auto", "ensemble"):
+                    raise
+                failures[name] = str(err)
+        if not results:
+            raise InvalidInput(f"no candidate model could be backtested: {failures}",
+                               field="y", row=len(y), value=len(y))
+        return results
+
+    def _choose(self, results: Mapping[str, BacktestResult]
+                ) -> tuple[str, dict[str, float], np.ndarray]:
+        """The winning option (a model or a weighted ensemble) and its backtest errors."""
+        errors = {n: r.errors for n, r in results.items()}
+        if self.model not in ("auto", "ensemble"):
+            return self.model, {self.model: 1.0}, errors[self.model]
+        options: dict[str, dict[str, float]] = {}
+        if self.model == "auto":
+            options.update({n: {n: 1.0} for n in errors})
+        for size in range(2, min(self.ensemble_size, len(errors)) + 1):
+            options[f"ensemble{size}"] = inverse_error_weights(errors, top=size)
+        if not options:  # ensemble of a single usable member
+            options = {n: {n: 1.0} for n in errors}
+        combined = {k: combine(errors, w) for k, w in options.items()}
+        best = min(combined, key=lambda k: float(np.mean(np.abs(combined[k]))))
+        name = best if len(options[best]) == 1 else "ensemble"
+        return name, options[best], combined[best]
+
+    def _final_model(self, name: str, weights: Mapping[str, float]) -> PointModel:
+        params = dict(self.params or {})
+        if name == "ensemble" or (self.model in ("auto", "ensemble") and len(weights) > 1):
+            return WeightedEnsemble(weights=weights, params=params)
+        if self.model in ("auto", "ensemble"):
+            return make_model(name, **params.get(name, {}))
+        return make_model(name, **params)
+
+
+def _payload(data: bytes) -> dict[str, Any]:
+    """Unpickle and check the format and version of a saved forecaster."""
+    try:
+        payload = pickle.loads(data)  # our own artifacts from the model store
+    except Exception as err:  # unpickling foreign bytes raises many error types
+        raise InvalidInput(f"not a saved forecaster: {err}", field="artifact",
+                           value=len(data) if isinstance(data, bytes | bytearray) else None
+                           ) from err
+    meta = payload.get("meta", {}) if isinstance(payload, dict) else {}
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise InvalidInput(f"not a version-{VERSION} forecaster artifact: {meta!r}",
+                           field="artifact", value=meta.get("version"))
+    return payload

@@ -1,0 +1,187 @@
+"""The one place where the oracle's parts are wired together from the settings.
+
+Each part gets only its own section of the settings; secrets are handed over apart. Parts start
+in order (store, sources, chain) and ``close`` stops them in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from oracle.api import Readiness
+from oracle.config import Secrets, Settings, load_secrets
+from oracle.leader import LeaderLock
+from oracle.store import migrate
+from oracle.store.engine import make_engine
+from oracle.telemetry import Metrics
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from web3 import Web3
+
+    from models.anomaly import AnomalyDetector
+    from oracle.chain.txmanager import TxManager
+    from oracle.sources.client import BackendClient
+    from oracle.sources.validation import PlausibilityRules
+    from oracle.sources.weather import WeatherClient
+
+log = logging.getLogger("oracle.app")
+
+
+def open_store(settings: Settings, secrets: Secrets | None = None, *,
+               require_schema: bool = True) -> Engine:
+    """Connect to the configured database; by default refuse a schema behind the code."""
+    secrets = secrets if secrets is not None else load_secrets(settings)
+    password = secrets.database_password.get_secret_value() if secrets.database_password else None
+    engine = make_engine(settings.database_url, password=password)
+    if require_schema:
+        migrate.check_schema(engine)
+    return engine
+
+
+@dataclass
+class Application:
+    """Everything a job needs, built once by :func:`build`."""
+
+    settings: Settings
+    engine: Engine
+    backend: BackendClient
+    weather: WeatherClient | None
+    plausibility: PlausibilityRules
+    metrics: Metrics = field(default_factory=Metrics)
+    readiness: Readiness = field(default_factory=Readiness)
+    w3: Web3 | None = None
+    account: LocalAccount | None = None
+    txm: TxManager | None = None
+    leader: LeaderLock | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    chain_lock: threading.Lock = field(default_factory=threading.Lock)  # one tx manager pass at a time
+    _tariffs: dict[str, float] | None = None
+    _detector: tuple[datetime, AnomalyDetector] | None = None
+
+    @property
+    def tariffs(self) -> dict[str, float]:
+        """Retail (import) and feed-in (export) tariffs from the backend's grid document."""
+        if self._tariffs is None:
+            grid = self.backend.grid()
+            self._tariffs = {"import_price": grid.import_price, "export_price": grid.export_price}
+        return self._tariffs
+
+    def anomaly_detector(self, history: pd.DataFrame, now: datetime) -> AnomalyDetector:
+        """The fitted detector; fitted on ``history`` the first time (the retrain job refits it)."""
+        if self._detector is None:
+            self.refit_anomaly_detector(history, now)
+        assert self._detector is not None
+        return self._detector[1]
+
+    def refit_anomaly_detector(self, history: pd.DataFrame, now: datetime) -> None:
+        from models.anomaly import AnomalyDetector
+
+        self._detector = (now, AnomalyDetector().fit(history.drop(columns=["node_id"])))
+
+    def close(self) -> None:
+        if self.leader is not None:
+            self.leader.release()
+        self.backend.close()
+        if self.weather is not None:
+            self.weather.close()
+        self.engine.dispose()
+
+
+def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
+                deploy_if_missing: bool) -> tuple[Web3, LocalAccount, TxManager]:
+    """Connect to the chain, unlock the key, and (on a dev chain) deploy what is missing."""
+    from eth_account import Account
+
+    from oracle.chain import keystore
+    from oracle.chain.contracts import FeedParams, addresses, deploy_all
+    from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
+    from oracle.chain.txmanager import TxManager
+
+    w3 = connect(settings.chain)
+    path = settings.chain.keystore_path
+    if path.exists():
+        account = keystore.load(path, secrets.keystore_password)
+    elif is_dev_chain(w3):
+        account = Account.create()  # the embedded chain lives only as long as this process
+        log.info("dev chain without a keystore: using ephemeral key %s", account.address)
+    else:
+        from oracle.errors import KeystoreError
+
+        raise KeystoreError(f"no keystore at {str(path)!r}: run `oracle keys new` or `oracle keys import`")
+    if is_dev_chain(w3) and w3.eth.get_balance(account.address) < 10**18:
+        fund_from_dev_account(w3, account.address, 100 * 10**18)
+    if deploy_if_missing and not addresses(engine, w3.eth.chain_id):
+        p = settings.pricing
+        deploy_all(w3, account, engine, FeedParams(
+            zone=p.zone, description=settings.chain.feed_description,
+            decimals=settings.chain.feed_decimals, min_price=p.floor, max_price=p.cap,
+            max_observation_age_s=max(3600, 2 * settings.scheduler.interval_s)))
+    txm = TxManager(w3, engine, account, settings.chain)
+    txm.resync()
+    return w3, account, txm
+
+
+def build(settings: Settings, secrets: Secrets | None = None, *,
+          clock: Callable[[], datetime] | None = None, with_chain: bool = True,
+          deploy_if_missing: bool | None = None) -> Application:
+    """Wire the application: store, backend and weather clients, chain, metrics, readiness."""
+    from oracle.sources.client import BackendClient
+    from oracle.sources.validation import PlausibilityRules
+    from oracle.sources.weather import WeatherClient
+
+    secrets = secrets if secrets is not None else load_secrets(settings)
+    engine = open_store(settings, secrets)
+    backend = BackendClient(settings.backend, secrets.backend_token)
+    weather = WeatherClient(settings.weather)
+    app = Application(settings=settings, engine=engine, backend=backend, weather=weather,
+                      plausibility=PlausibilityRules(interval_s=settings.scheduler.interval_s),
+                      leader=LeaderLock(engine, settings.data_dir))
+    if clock is not None:
+        app.clock = clock
+    elif settings.scheduler.clock == "backend":
+        app.clock = lambda: replay_now(settings.backend.url, settings.backend.timeout_s)
+    if with_chain:
+        dev_default = not settings.chain.rpc_urls
+        app.w3, app.account, app.txm = chain_parts(
+            settings, secrets, engine,
+            deploy_if_missing=dev_default if deploy_if_missing is None else deploy_if_missing)
+    app.readiness.checks["database"] = lambda: _ping(engine)
+    app.readiness.checks["backend"] = lambda: _probe(backend.meters)
+    if app.w3 is not None:
+        w3 = app.w3
+        app.readiness.checks["rpc"] = lambda: _probe(lambda: w3.eth.block_number)
+    app.readiness.max_tick_age_s = 3 * settings.scheduler.interval_s
+    return app
+
+
+def replay_now(backend_url: str, timeout_s: float) -> datetime:
+    """The reference backend's replay clock, for replays in accelerated time."""
+    import httpx
+
+    from oracle.errors import SourceUnavailable
+
+    try:
+        reply = httpx.get(f"{backend_url.rstrip('/')}/healthz", timeout=timeout_s)
+        return datetime.fromisoformat(reply.json()["replay_now"]).astimezone(UTC)
+    except (httpx.HTTPError, KeyError, ValueError) as err:
+        raise SourceUnavailable(f"backend clock at {backend_url}/healthz: {err}") from err
+
+
+def _probe(call: Callable[[], object]) -> None:
+    """A readiness check: the call must succeed; its value does not matter."""
+    call()
+
+
+def _ping(engine: Engine) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT 1")).scalar_one()

@@ -1,0 +1,43 @@
+"""Compiled contract artifacts (ABI + bytecode) committed under ``contracts/artifacts/``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from oracle.errors import ConfigError
+
+ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
+CONTRACT_NAMES = ("EnergyPriceOracle", "AnomalyRegistry", "GridOptimizationRegistry",
+                  "EnergySettlement")
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One contract's ABI and creation bytecode, with the SHA-256 of the artifact file."""
+
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str
+    sha256: str
+
+
+@cache
+def load_artifact(name: str, directory: Path = ARTIFACTS_DIR) -> Artifact:
+    """Read ``<directory>/<name>.json``; ConfigError names the file when it is missing or bad."""
+    path = directory / f"{name}.json"
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw)
+        return Artifact(name=name, abi=data["abi"], bytecode=data["bytecode"],
+                        sha256=hashlib.sha256(raw).hexdigest())
+    except FileNotFoundError as err:
+        raise ConfigError(f"contract artifact {str(path)!r} is missing; run "
+                          "`node contracts/compile.js`", key="contract", value=name) from err
+    except (ValueError, KeyError) as err:
+        raise ConfigError(f"contract artifact {str(path)!r} is not a valid artifact: {err}",
+                          key="contract", value=name) from err

@@ -1,0 +1,146 @@
+"""Contract bindings, deployment, and revert-reason decoding.
+
+Deployment is a one-off administrative step (``oracle contracts deploy``): it signs with the
+oracle key, waits for each receipt and records the addresses in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import decode
+from eth_account.signers.local import LocalAccount
+from eth_tester.exceptions import TransactionFailed
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from oracle.chain.artifacts import load_artifact
+from oracle.chain.encoding import feed_id, to_answer
+from oracle.errors import ConfigError, TxReverted
+from oracle.store.engine import session_scope
+from oracle.store.tables import ContractDeployment
+
+log = logging.getLogger(__name__)
+
+DEPLOYED = ("EnergyPriceOracle", "AnomalyRegistry", "GridOptimizationRegistry")
+_ERROR_SELECTOR = bytes.fromhex("08c379a0")
+_HARDHAT_REASON = re.compile(r"reverted with reason string '(.*)'")
+
+
+def revert_reason(err: Exception) -> str:
+    """The human reason inside a revert error from web3 (Error(string), panic or custom)."""
+    data = getattr(err, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        raw = bytes.fromhex(data[2:])
+        if raw[:4] == _ERROR_SELECTOR:
+            try:
+                return str(decode(["string"], raw[4:])[0])
+            except Exception:  # malformed payload: fall back to the message
+                pass
+    message = str(getattr(err, "message", None) or err)
+    quoted = _HARDHAT_REASON.search(message)
+    if quoted:
+        return quoted.group(1)
+    return message.removeprefix("execution reverted: ").removeprefix("execution reverted")
+
+
+def translate_revert(err: Exception, tx_hash: str | None = None) -> TxReverted:
+    """A TxReverted carrying the decoded reason."""
+    reason = revert_reason(err) or "reverted without a reason"
+    return TxReverted(f"transaction reverted: {reason}", reason=reason, tx_hash=tx_hash)
+
+
+# The in-process eth-tester chain raises its own TransactionFailed instead of web3's errors.
+REVERT_ERRORS = (ContractLogicError, ContractCustomError, ContractPanicError, TransactionFailed)
+
+
+def bind(w3: Web3, name: str, address: str) -> Contract:
+    """A web3 contract object for ``name`` at ``address``."""
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name).abi)
+
+
+def addresses(engine: Engine, chain_id: int) -> dict[str, str]:
+    """Recorded deployments on ``chain_id``: name -> address."""
+    with session_scope(engine) as session:
+        rows = session.exec(select(ContractDeployment).where(
+            ContractDeployment.chain_id == chain_id)).all()
+        return {row.name: row.address for row in rows}
+
+
+def bind_deployed(w3: Web3, engine: Engine, name: str) -> Contract:
+    """The contract ``name`` as recorded in the store for this chain."""
+    known = addresses(engine, w3.eth.chain_id)
+    if name not in known:
+        raise ConfigError(f"contract {name!r} is not deployed on chain {w3.eth.chain_id}: run "
+                          "`oracle contracts deploy`", key="contract", value=name)
+    return bind(w3, name, known[name])
+
+
+def send(w3: Web3, account: LocalAccount, call: Any, *, value: int = 0) -> Any:
+    """Sign ``call`` (a contract function or constructor), send it and wait for the receipt."""
+    try:
+        tx = call.build_transaction({"from": account.address, "value": value,
+                                     "nonce": w3.eth.get_transaction_count(account.address,
+                                                                           "pending")})
+    except REVERT_ERRORS as err:
+        raise translate_revert(err) from err
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        raise TxReverted(f"transaction {tx_hash.hex()} reverted", tx_hash=tx_hash.to_0x_hex())
+    return receipt
+
+
+@dataclass(frozen=True)
+class FeedParams:
+    """Constructor arguments of a price feed: the immutable bounds and observation age."""
+
+    zone: str
+    description: str
+    decimals: int
+    min_price: float
+    max_price: float
+    max_observation_age_s: int
+
+
+def deploy_all(w3: Web3, account: LocalAccount, engine: Engine, feed: FeedParams) -> dict[str, str]:
+    """Deploy the feed and both registries, authorise ``account``, record them in the store."""
+    chain_id = w3.eth.chain_id
+    min_answer = to_answer(feed.min_price, feed.decimals, field="min_price")
+    max_answer = to_answer(feed.max_price, feed.decimals, field="max_price")
+    constructor_args: dict[str, list[Any]] = {
+        "EnergyPriceOracle": [account.address, feed_id(feed.zone), feed.decimals,
+                              feed.description, min_answer, max_answer,
+                              feed.max_observation_age_s],
+        "AnomalyRegistry": [account.address],
+        "GridOptimizationRegistry": [account.address],
+    }
+    deployed: dict[str, str] = {}
+    for name in DEPLOYED:
+        artifact = load_artifact(name)
+        factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        receipt = send(w3, account, factory.constructor(*constructor_args[name]))
+        address = str(receipt["contractAddress"])
+        deployed[name] = address
+        with session_scope(engine) as session:
+            session.merge(ContractDeployment(
+                chain_id=chain_id, name=name, address=address,
+                tx_hash=receipt["transactionHash"].to_0x_hex(),
+                block_number=receipt["blockNumber"], artifact_sha256=artifact.sha256))
+        log.info("deployed %s at %s", name, address)
+    feed_contract = bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
+    send(w3, account, feed_contract.functions.setTransmitters([account.address]))
+    send(w3, account, feed_contract.functions.setSigners([account.address], 1))
+    for name in ("AnomalyRegistry", "GridOptimizationRegistry"):
+        send(w3, account, bind(w3, name, deployed[name]).functions.setReporter(account.address,
+                                                                               True))
+    return deployed

@@ -1,0 +1,70 @@
+"""`oracle contracts`: deploy the price feed and registries; list what is deployed."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import col, select
+
+from oracle.app import open_store
+from oracle.chain import keystore
+from oracle.chain.contracts import FeedParams, deploy_all
+from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
+from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
+from oracle.config import load_secrets
+from oracle.store.engine import session_scope
+from oracle.store.tables import ContractDeployment
+
+app = typer.Typer(help="Deploy the oracle's contracts and list their addresses.",
+                  no_args_is_help=True)
+console = Console()
+
+DEV_FUNDING_WEI = 10**20
+
+
+@app.command("deploy")
+def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
+    """Deploy EnergyPriceOracle, AnomalyRegistry and GridOptimizationRegistry; record them."""
+    settings = settings_for(config, db_url)
+    engine = open_store(settings)
+    account = keystore.load(settings.chain.keystore_path,
+                            load_secrets(settings).keystore_password)
+    w3 = connect(settings.chain)
+    if is_dev_chain(w3) and w3.eth.get_balance(account.address) == 0:
+        fund_from_dev_account(w3, account.address, DEV_FUNDING_WEI)
+    feed = FeedParams(zone=settings.pricing.zone, description=settings.chain.feed_description,
+                      decimals=settings.chain.feed_decimals, min_price=settings.pricing.floor,
+                      max_price=settings.pricing.cap,
+                      max_observation_age_s=2 * settings.pricing.heartbeat_s)
+    deployed = deploy_all(w3, account, engine, feed)
+    for name, address in deployed.items():
+        typer.echo(f"{name:<26} {address}  (chain {w3.eth.chain_id})")
+
+
+@app.command("list")
+def list_(
+    config: ConfigOpt = None,
+    db_url: DbUrlOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List recorded deployments: chain, name, address, block."""
+    engine = open_store(settings_for(config, db_url))
+    with session_scope(engine) as session:
+        rows = session.exec(select(ContractDeployment).order_by(
+            col(ContractDeployment.chain_id), col(ContractDeployment.name))).all()
+    records = [{"chain_id": r.chain_id, "name": r.name, "address": r.address,
+                "tx_hash": r.tx_hash, "block_number": r.block_number,
+                "artifact_sha256": r.artifact_sha256, "deployed_at": r.deployed_at.isoformat()}
+               for r in rows]
+    if as_json:
+        typer.echo(json.dumps(records, indent=1))
+        return
+    table = Table("chain", "name", "address", "block")
+    for r in records:
+        table.add_row(str(r["chain_id"]), str(r["name"]), str(r["address"]),
+                      str(r["block_number"]))
+    console.print(table)

@@ -1,0 +1,106 @@
+"""`oracle run`, `oracle demo`, `oracle serve`: the daemon, the embedded demo, the HTTP API."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
+
+console = Console()
+
+
+def _serve_api(app_obj: Any, host: str, port: int) -> threading.Thread:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app_obj, host=host, port=port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, name="api", daemon=True)
+    thread.start()
+    return thread
+
+
+def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
+        no_api: Annotated[bool, typer.Option("--no-api", help="Do not serve /healthz, /readyz, /metrics.")] = False,
+        ) -> None:
+    """The daemon: scheduled jobs in the foreground, JSON logs; SIGTERM finishes the running job."""
+    from oracle import jobs, logs
+    from oracle.app import build
+    from oracle.scheduler import Daemon, JobRecorder, JobSpec, stop_on_signals
+
+    stop = threading.Event()
+    stop_on_signals(stop)  # first thing: a SIGTERM during start-up is a clean stop too
+    settings = settings_for(config, db_url)
+    logs.configure(settings.log_level)
+    app = build(settings)
+    if not no_api:
+        _serve_api(_api(app, app.metrics, app.readiness), settings.api.host, settings.api.port)
+    s = settings.scheduler
+    specs = [JobSpec("tick", s.pricing_every_s, lambda: jobs.catch_up(app)),
+             JobSpec("submit", s.submit_every_s, lambda: jobs.submit(app)),
+             JobSpec("monitor", s.interval_s, lambda: jobs.monitor(app), start_after_s=s.interval_s),
+             JobSpec("retrain", s.retrain_every_s, lambda: jobs.retrain(app),
+                     start_after_s=s.retrain_every_s)]
+    assert app.leader is not None
+    try:
+        Daemon(specs, JobRecorder(app.engine, app.metrics), app.leader,
+               misfire_grace_s=s.misfire_grace_s, stop_event=stop).run_forever(install_signals=False)
+    finally:
+        app.close()
+
+
+def _api(target: Any, metrics: Any, readiness: Any) -> Any:
+    """Health, metrics and the model endpoints, with the request-size limit."""
+    from oracle.api import create_api
+    from oracle.serving.routes import limit_body_size, routers_for
+
+    settings = getattr(target, "settings", target)
+    api = create_api(metrics, readiness, routers_for(target))  # type: ignore[arg-type]
+    limit_body_size(api, settings.api.max_body_bytes)  # type: ignore[attr-defined]
+    return api
+
+
+def demo(
+    ticks: Annotated[int, typer.Option(min=1, max=24 * 28, help="Intervals to run (default: one day).")] = 24,
+    rpc_url: Annotated[str | None, typer.Option(
+        "--rpc-url", help="A JSON-RPC node instead of the in-process chain.")] = None,
+    db_url: DbUrlOpt = None,
+    meters: Annotated[int, typer.Option(min=2, max=5000, help="Households in the replay (100 per grid node).")] = 300,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its database.")] = Path("var/demo"),
+    config: ConfigOpt = None,
+) -> None:
+    """Embedded defaults: SQLite, in-process py-evm, reference backend on real data; N ticks.
+
+    Deploys the contracts, prints a row per tick (price, volume, forecast error, anomalies,
+    dispatch cost, tx hash and gas), then where the database is and how to query the audit log.
+    """
+    from oracle import logs
+    from oracle.demo import print_epilogue, run_demo
+
+    logs.configure("ERROR", json_lines=False)
+    wide = Console(width=max(console.width, 150), soft_wrap=True)
+    app = run_demo(ticks=ticks, config=config, db_url=db_url, rpc_url=rpc_url,
+                   data_dir=data_dir, meters=meters, console=wide)
+    try:
+        print_epilogue(app, wide)
+    finally:
+        app.close()
+
+
+def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
+    """The read-only HTTP API alone: /healthz, /readyz, /metrics and the model endpoints."""
+    import uvicorn
+
+    from oracle.api import Readiness
+    from oracle.app import open_store
+    from oracle.telemetry import Metrics
+
+    settings = settings_for(config, db_url)
+    engine = open_store(settings)
+    readiness = Readiness(checks={"database": lambda: engine.connect().close()})
+    api = _api(settings, Metrics(), readiness)
+    uvicorn.run(api, host=settings.api.host, port=settings.api.port, log_level="info")

@@ -1,0 +1,48 @@
+"""`oracle model detect`: the anomaly detector on files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from models.anomaly import AnomalyDetector
+from models.errors import InvalidInput
+from models.errors import ModelError as ModelFailure
+from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_table, write_output
+from oracle.errors import ModelError, SourceDataInvalid
+
+REQUIRED = ["meter_id", "ts", "consumption_kwh", "production_kwh"]
+HistoryOpt = Annotated[
+    Path | None,
+    typer.Option("--history", help="Readings to learn normal behaviour from (.csv/.json); "
+                                    "default: the input itself."),
+]
+
+
+def detect_file(input_path: Path, output: Path, history: Path | None = None) -> int:
+    """Fit on history (or the input), detect on the input, write anomalies; returns the count."""
+    frame = read_table(input_path, required=REQUIRED)
+    past = read_table(history, required=REQUIRED) if history is not None else frame
+    try:
+        found = AnomalyDetector().fit(past).detect(frame)
+    except InvalidInput as err:
+        raise SourceDataInvalid(str(err), field=err.field, row=err.row, value=err.value) from err
+    except ModelFailure as err:
+        raise ModelError(str(err)) from err
+    found["ts"] = found["ts"].map(lambda t: t.isoformat())
+    write_output(found, output)
+    return len(found)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `detect` to the `model` sub-app."""
+
+    @app.command("detect")
+    def detect(input: InputOpt, output: OutputOpt, history: HistoryOpt = None,
+               config: ConfigOpt = None) -> None:
+        """Detect and type anomalies in meter readings (meter_id, ts, consumption_kwh,
+        production_kwh[, ghi_wm2 | expected_production_kwh])."""
+        n = detect_file(input, output, history)
+        typer.echo(f"{n} anomalies written to {output}")

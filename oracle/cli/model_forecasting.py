@@ -1,0 +1,90 @@
+"""`oracle model forecast`: forecast one series from a CSV/JSON file with intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from models.errors import InvalidInput
+from models.errors import ModelError as ModelFailure
+from models.forecasting import Forecaster
+from models.forecasting.forecaster import CHOICES
+from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_table, write_output
+from oracle.errors import ConfigError, ModelError, SourceDataInvalid
+
+HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1,
+                                         help="Steps to forecast (at the series' frequency).")]
+ModelOpt = Annotated[str, typer.Option("--model", help=f"One of: {', '.join(CHOICES)}.")]
+TsOpt = Annotated[str, typer.Option("--ts-column", help="Timestamp column (ISO 8601).")]
+ValueOpt = Annotated[str, typer.Option("--value-column", help="Value column to forecast.")]
+LevelOpt = Annotated[list[float] | None, typer.Option(
+    "--level", help="Interval level in percent; repeat for several (default 80 and 95).")]
+
+
+def read_series(path: Path, ts_column: str, value_column: str) -> pd.Series:
+    """The file's value column indexed by its timestamps, on a regular inferred grid."""
+    frame = read_table(path, required=[ts_column, value_column])
+    ts = pd.to_datetime(frame[ts_column], utc=True, errors="coerce")
+    if ts.isna().any():
+        row = int(ts.isna().to_numpy().argmax())
+        raise SourceDataInvalid(f"{path}: {ts_column} at row {row} is not a timestamp: "
+                                f"{frame[ts_column].iloc[row]!r}", field=ts_column, row=row,
+                                value=frame[ts_column].iloc[row])
+    values = pd.to_numeric(frame[value_column], errors="coerce")
+    bad = values.isna() & frame[value_column].notna()
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise SourceDataInvalid(f"{path}: {value_column} at row {row} is not a number: "
+                                f"{frame[value_column].iloc[row]!r}", field=value_column,
+                                row=row, value=frame[value_column].iloc[row])
+    y = pd.Series(values.to_numpy(dtype="float64"), index=pd.DatetimeIndex(ts, name=ts_column),
+                  name=value_column).sort_index()
+    dup = y.index.duplicated()
+    if dup.any():
+        stamp = y.index[dup][0]
+        raise SourceDataInvalid(f"{path}: duplicate {ts_column} {stamp}", field=ts_column,
+                                value=str(stamp))
+    freq = pd.infer_freq(y.index) if len(y) >= 3 else None
+    if freq is None:
+        raise SourceDataInvalid(f"{path}: {ts_column} is not on a regular grid (gaps or "
+                                "uneven steps); fill or resample it first", field=ts_column)
+    return y.asfreq(freq)
+
+
+def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "auto",
+                  ts_column: str = "ts", value_column: str = "value",
+                  levels: list[float] | None = None) -> pd.DataFrame:
+    """Fit ``model`` on the file's series and write ``horizon`` steps with intervals."""
+    if model not in CHOICES:
+        raise ConfigError(f"--model: unknown model {model!r}; choose one of {', '.join(CHOICES)}",
+                          key="model", value=model)
+    y = read_series(input_path, ts_column, value_column)
+    level = tuple(levels) if levels else (80, 95)
+    try:
+        forecast = Forecaster(model=model, horizon=horizon, level=level).fit(y).predict(horizon)
+    except InvalidInput as err:
+        raise SourceDataInvalid(f"{input_path}: {err}", field=err.field, row=err.row,
+                                value=err.value) from err
+    except ModelFailure as err:
+        raise ModelError(str(err)) from err
+    forecast.index = forecast.index.map(lambda t: t.isoformat())
+    forecast.index.name = ts_column
+    write_output(forecast.reset_index(), output)
+    return forecast
+
+
+def register(app: typer.Typer) -> None:
+    """Add `forecast` to the `model` sub-app."""
+
+    @app.command("forecast")
+    def forecast(input: InputOpt, output: OutputOpt, horizon: HorizonOpt,
+                 model: ModelOpt = "auto", ts_column: TsOpt = "ts",
+                 value_column: ValueOpt = "value", level: LevelOpt = None,
+                 config: ConfigOpt = None) -> None:
+        """Forecast a regular series (ts, value) to a file of mean, lo_<level>, hi_<level>
+        per future timestamp; `auto` picks the model by rolling-origin backtest."""
+        frame = forecast_file(input, output, horizon, model, ts_column, value_column, level)
+        typer.echo(f"{len(frame)} steps from {frame.index[0]} written to {output}")

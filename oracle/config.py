@@ -1,0 +1,227 @@
+"""Settings: ``oracle.toml`` (``--config``), overridden by ``ORACLE_*`` environment variables.
+
+Each part of the daemon gets only its own section (``settings.chain``, ``settings.backend``...).
+Secrets (keystore password, database password, backend token) live apart in ``Secrets``, read
+from the environment or from files in a secrets directory (systemd credentials), never printed.
+Nested keys in the environment use ``__``: ``ORACLE_CHAIN__RPC_URLS='["http://127.0.0.1:8545"]'``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from oracle.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite:///var/oracle.db"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChainSettings(Section):
+    rpc_urls: list[str] = Field(default_factory=list, description="JSON-RPC endpoints, tried in order; empty: the in-process py-evm chain.")
+    chain_id: int | None = Field(default=None, description="Expected chain id; None: read from the node.")
+    keystore_path: Path = Field(default=Path("var/keystore.json"), description="Encrypted JSON keystore (scrypt), mode 0600.")
+    confirmations: int = Field(default=3, ge=0, le=1000, description="Blocks on top of a receipt before it counts.")
+    resend_after_blocks: int = Field(default=5, ge=1, description="Re-send with bumped fees when not mined after this many blocks.")
+    fee_bump_percent: float = Field(default=12.5, ge=12.5, le=500, description="Minimum fee increase when re-sending (EIP-1559 replacement needs >= 12.5%).")
+    max_fee_per_gas_gwei: float = Field(default=500.0, gt=0, description="Cap on maxFeePerGas.")
+    tx_timeout_s: float = Field(default=120.0, gt=0, description="Give up waiting for one RPC call after this long.")
+    feed_description: str = Field(default="SolChain zone-1 energy price (currency/kWh)", description="AggregatorV3 description().")
+    feed_decimals: int = Field(default=8, ge=0, le=18, description="Decimals of the on-chain price answer.")
+
+
+class BackendSettings(Section):
+    url: str = Field(default="http://127.0.0.1:8600", description="SolChain backend base URL (REST v1).")
+    timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    retries: int = Field(default=4, ge=0, le=20, description="Retries on timeouts, connection errors and 5xx.")
+    backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff (with jitter).")
+    page_size: int = Field(default=5000, ge=1, le=100_000, description="Readings per page.")
+    max_pages: int = Field(default=10_000, ge=1, description="Stop a cursor walk after this many pages (loop guard).")
+
+
+class WeatherSettings(Section):
+    url: str = Field(default="http://127.0.0.1:8600", description="Open-Meteo-compatible base URL (/v1/forecast).")
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class SchedulerSettings(Section):
+    interval_s: int = Field(default=3600, ge=1, description="Market interval length (one tick per interval).")
+    pricing_every_s: int = Field(default=300, ge=1, description="How often the price job runs (the seed's update_frequency).")
+    ingest_every_s: int = Field(default=300, ge=1)
+    retrain_every_s: int = Field(default=86_400, ge=60)
+    misfire_grace_s: int = Field(default=60, ge=1)
+    clock: Literal["wall", "backend"] = Field(default="wall", description="Time source: the wall clock, or the reference backend's replay clock (GET /healthz replay_now) for replays in accelerated time.")
+    submit_every_s: float = Field(default=15.0, gt=0, description="How often the transaction manager broadcasts, confirms and bumps.")
+
+
+class PricingSettings(Section):
+    zone: str = Field(default="zone-1", description="Market zone of the price feed.")
+    rule: Literal["uniform", "pay_as_bid"] = "uniform"
+    floor: float = Field(default=0.05, ge=0, description="Price floor, currency/kWh.")
+    cap: float = Field(default=0.50, gt=0, description="Price cap, currency/kWh.")
+    deviation_percent: float = Field(default=0.5, gt=0, description="Publish when the price moves more than this.")
+    heartbeat_s: int = Field(default=3600, ge=1, description="Publish at least this often.")
+
+
+class ModelSettings(Section):
+    forecast_model: str = Field(default="ets", description="Forecaster used by the daemon: auto, seasonal_naive, ets, arima, gbm, lstm, transformer, ensemble.")
+
+
+class ApiSettings(Section):
+    host: str = Field(default="127.0.0.1")
+    port: int = Field(default=8700, ge=0, le=65535)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+
+
+class Settings(BaseSettings):
+    """Every setting the oracle reads, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ORACLE_", env_nested_delimiter="__", extra="forbid", frozen=True,
+    )
+
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL: SQLite file or PostgreSQL.")
+    data_dir: Path = Field(default=Path("var"), description="Where the SQLite file, keys, locks and artifacts live.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    secrets_dir: Path | None = Field(default=None, description="Directory with one file per secret (e.g. systemd $CREDENTIALS_DIRECTORY).")
+    chain: ChainSettings = Field(default_factory=ChainSettings)
+    backend: BackendSettings = Field(default_factory=BackendSettings)
+    weather: WeatherSettings = Field(default_factory=WeatherSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    pricing: PricingSettings = Field(default_factory=PricingSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+class Secrets(BaseSettings):
+    """Secrets, read from ``ORACLE_<NAME>`` or a file ``<secrets_dir>/<name>``; never printed."""
+
+    model_config = SettingsConfigDict(env_prefix="ORACLE_", extra="ignore", frozen=True)
+
+    keystore_password: SecretStr | None = None
+    database_password: SecretStr | None = None
+    backend_token: SecretStr | None = None
+
+
+def _describe(error: Any) -> str:
+    key = ".".join(str(p) for p in error["loc"]) or "(settings)"
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {key!r} (value {value!r}); see oracle.example.toml for the keys"
+    return f"setting {key!r} = {value!r}: {error['msg']}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings from the TOML file and the environment; raise ConfigError naming the key."""
+    if config_file is None and os.environ.get("ORACLE_CONFIG"):
+        config_file = Path(os.environ["ORACLE_CONFIG"])
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {str(config_file)!r} does not exist", key="--config",
+                          value=str(config_file))
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
+        cls = type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
+    try:
+        return cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(_describe(first), key=".".join(map(str, first["loc"])),
+                          value=first.get("input")) from err
+    except ValueError as err:  # malformed TOML
+        raise ConfigError(f"config file {str(config_file)!r} is not valid TOML: {err}",
+                          key="--config", value=str(config_file)) from err
+
+
+def load_secrets(settings: Settings) -> Secrets:
+    """Read secrets from ``ORACLE_<NAME>``, else from the file ``<secrets_dir>/<name>``."""
+    secrets_dir = settings.secrets_dir or (
+        Path(os.environ["CREDENTIALS_DIRECTORY"]) if os.environ.get("CREDENTIALS_DIRECTORY") else None
+    )
+    if secrets_dir is None:
+        return Secrets()
+    if not secrets_dir.is_dir():
+        raise ConfigError(f"setting 'secrets_dir' = {str(secrets_dir)!r}: not a directory",
+                          key="secrets_dir", value=str(secrets_dir))
+    from_files: dict[str, Any] = {}
+    for name in Secrets.model_fields:
+        path = secrets_dir / name
+        if path.is_file() and os.environ.get(f"ORACLE_{name.upper()}") is None:
+            from_files[name] = path.read_text().strip()
+    return Secrets(**from_files)
+
+
+_EXAMPLE_HEADER = """\
+# oracle.example.toml: every setting with its default. Copy to oracle.toml and pass --config,
+# or set ORACLE_<KEY> (nested: ORACLE_CHAIN__CONFIRMATIONS=6). Secrets are NOT set here:
+# ORACLE_KEYSTORE_PASSWORD, ORACLE_DATABASE_PASSWORD, ORACLE_BACKEND_TOKEN, or files of those
+# names (lower case) in secrets_dir / $CREDENTIALS_DIRECTORY.
+# Generated by `python -m oracle.config > oracle.example.toml`; a test keeps it in sync.
+"""
+
+
+def _toml_lines(model: type[BaseModel]) -> list[str]:
+    import json
+
+    lines = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            continue
+        if field.description:
+            lines.append(f"# {field.description}")
+        default = field.get_default(call_default_factory=True)
+        if default is None:
+            lines.append(f'# {name} = ""  (unset)')
+        elif isinstance(default, bool):
+            lines.append(f"{name} = {'true' if default else 'false'}")
+        else:
+            lines.append(f"{name} = {json.dumps(str(default) if isinstance(default, Path) else default)}")
+    return lines
+
+
+def example_toml() -> str:
+    """The documented example configuration, derived from the settings models."""
+    lines = [_EXAMPLE_HEADER, *_toml_lines(Settings)]
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines += ["", f"[{name}]", *_toml_lines(annotation)]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(example_toml(), end="")

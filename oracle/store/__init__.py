@@ -1,0 +1,1 @@
+"""The store: SQL tables, engine, migrations, repositories and the audit log."""

@@ -1,0 +1,229 @@
+"""Ingestion repository: validated batches, quarantine, the resume cursor and reading gaps.
+
+A page of readings is written in one transaction together with its quarantined rows and the
+cursor that follows it, so a pass interrupted anywhere resumes after the last page stored and
+never leaves a page half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from oracle.store.engine import session_scope
+from oracle.store.readings import upsert_readings
+from oracle.store.tables import (
+    IngestCursor,
+    MarketOrder,
+    Meter,
+    QuarantinedRow,
+    Reading,
+    ReadingGap,
+    WeatherObservation,
+    utcnow,
+)
+from oracle.store.upsert import upsert
+
+
+def utc(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+# ---------------------------------------------------------------- cursor
+
+
+@dataclass(frozen=True)
+class Walk:
+    """A cursor walk over ``[since, until)`` in progress; ``cursor`` is the next page's."""
+
+    since: datetime
+    until: datetime
+    cursor: str | None
+
+    def dump(self) -> str:
+        return json.dumps({"since": self.since.isoformat(), "until": self.until.isoformat(),
+                           "cursor": self.cursor})
+
+    @classmethod
+    def load(cls, text: str) -> Walk:
+        data = json.loads(text)
+        return cls(datetime.fromisoformat(data["since"]), datetime.fromisoformat(data["until"]),
+                   data["cursor"])
+
+
+@dataclass(frozen=True)
+class CursorState:
+    watermark: datetime | None  # everything before this has been walked
+    walk: Walk | None  # a walk that was interrupted
+
+
+def load_cursor(engine: Engine, stream: str) -> CursorState:
+    with session_scope(engine) as session:
+        row = session.get(IngestCursor, stream)
+        if row is None:
+            return CursorState(None, None)
+        return CursorState(utc(row.watermark) if row.watermark else None,
+                           Walk.load(row.cursor) if row.cursor else None)
+
+
+def _save_cursor(session: Session, stream: str, *, walk: Walk | None,
+                 watermark: datetime | None) -> None:
+    row = session.get(IngestCursor, stream) or IngestCursor(stream=stream)
+    row.cursor = walk.dump() if walk is not None else None
+    if watermark is not None and (row.watermark is None or utc(row.watermark) < watermark):
+        row.watermark = watermark
+    row.updated_at = utcnow()
+    session.add(row)
+
+
+def finish_walk(engine: Engine, stream: str, watermark: datetime) -> None:
+    """The walk is complete: clear the page cursor, advance (never rewind) the watermark."""
+    with session_scope(engine) as session:
+        _save_cursor(session, stream, walk=None, watermark=watermark)
+
+
+# ---------------------------------------------------------------- writes
+
+
+def quarantine(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Keep rejected rows with their reason (``Rejected.as_row()`` dictionaries)."""
+    now = utcnow()
+    prepared = [{"source": r["source"], "row_key": r.get("row_key"), "field": r.get("field"),
+                 "value": r.get("value"), "reason": r["reason"], "payload": r.get("payload"),
+                 "received_at": now} for r in rows]
+    if prepared:
+        session.execute(insert(QuarantinedRow.__table__), prepared)  # type: ignore[attr-defined]
+    return len(prepared)
+
+
+def store_readings_batch(engine: Engine, rows: Sequence[Mapping[str, Any]],
+                         quarantined: Sequence[Mapping[str, Any]], *, stream: str = "readings",
+                         walk: Walk | None = None) -> int:
+    """Upsert valid readings, quarantine the rest and save the resume cursor, atomically."""
+    with session_scope(engine) as session:
+        written = upsert_readings(session, [dict(r) for r in rows])
+        quarantine(session, quarantined)
+        if walk is not None:
+            _save_cursor(session, stream, walk=walk, watermark=None)
+    return written
+
+
+def store_quarantine(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+    with session_scope(engine) as session:
+        return quarantine(session, rows)
+
+
+def upsert_meters(engine: Engine, meters: Sequence[Mapping[str, Any]]) -> int:
+    now = utcnow()
+    with session_scope(engine) as session:
+        return upsert(session, Meter, [{**m, "updated_at": now} for m in meters],
+                      key=("meter_id",))
+
+
+def upsert_orders(engine: Engine, orders: Sequence[Mapping[str, Any]],
+                  interval_start: datetime) -> int:
+    now = utcnow()
+    rows = [{**o, "interval_start": interval_start, "ingested_at": now} for o in orders]
+    with session_scope(engine) as session:
+        return upsert(session, MarketOrder, rows, key=("order_id",))
+
+
+def upsert_weather(engine: Engine, hours: Sequence[Mapping[str, Any]],
+                   issued_at: datetime | None = None) -> int:
+    """Weather rows keyed on (location, ts); ``issued_at`` set for forecast hours."""
+    now = utcnow()
+    rows = [{**h, "issued_at": issued_at if issued_at and h["ts"] >= issued_at else None,
+             "ingested_at": now} for h in hours]
+    with session_scope(engine) as session:
+        return upsert(session, WeatherObservation, rows, key=("location", "ts"))
+
+
+# ---------------------------------------------------------------- gaps
+
+
+@dataclass(frozen=True)
+class Gap:
+    """``intervals`` missing intervals of a meter from ``start`` up to (excluding) ``end``."""
+
+    meter_id: str
+    start: datetime
+    end: datetime
+    intervals: int
+
+
+def _runs(meter_id: str, grid: list[datetime], present: set[datetime],
+          step: timedelta) -> list[Gap]:
+    gaps, run_start, count = [], None, 0
+    for ts in grid:
+        if ts in present:
+            if run_start is not None:
+                gaps.append(Gap(meter_id, run_start, run_start + count * step, count))
+                run_start, count = None, 0
+        else:
+            run_start = ts if run_start is None else run_start
+            count += 1
+    if run_start is not None:
+        gaps.append(Gap(meter_id, run_start, run_start + count * step, count))
+    return gaps
+
+
+def _grid(start: datetime, until: datetime, step: timedelta) -> list[datetime]:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first = epoch + -((epoch - start) // step) * step  # first grid point >= start
+    return [first + i * step for i in range(max(0, -((first - until) // step)))]
+
+
+def find_gaps(session: Session, meter_ids: Sequence[str], since: datetime, until: datetime,
+              interval_s: int = 3600) -> list[Gap]:
+    """Missing intervals in ``[since, until)`` for each meter, from its first reading on."""
+    step = timedelta(seconds=interval_s)
+    reading = Reading.__table__  # type: ignore[attr-defined]
+    stats = {m: (n, utc(first)) for m, n, first in session.execute(
+        select(reading.c.meter_id, func.count(), func.min(reading.c.ts))
+        .where(reading.c.ts >= since, reading.c.ts < until)
+        .group_by(reading.c.meter_id))}
+    first_ever = dict(session.execute(
+        select(reading.c.meter_id, func.min(reading.c.ts)).group_by(reading.c.meter_id)).all())
+    gaps: list[Gap] = []
+    full_grid = _grid(since, until, step)
+    for meter_id in meter_ids:
+        start = utc(first_ever[meter_id]) if meter_id in first_ever else since
+        grid = [ts for ts in full_grid if ts >= start]
+        if stats.get(meter_id, (0, None))[0] >= len(grid):
+            continue
+        present = {utc(ts) for (ts,) in session.execute(
+            select(reading.c.ts).where(reading.c.meter_id == meter_id,
+                                       reading.c.ts >= since, reading.c.ts < until))}
+        gaps.extend(_runs(meter_id, grid, present, step))
+    return gaps
+
+
+def record_gaps(engine: Engine, meter_ids: Sequence[str], since: datetime, until: datetime,
+                interval_s: int = 3600) -> list[Gap]:
+    """Re-detect gaps over ``[since, until)`` and replace the recorded ones there.
+
+    Recorded gaps that overlap the window are deleted and the window widened to cover them,
+    so a gap filled by late data disappears and one crossing the window edge stays whole.
+    """
+    table = ReadingGap.__table__  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        overlapping = (table.c.gap_start < until) & (table.c.gap_end > since)
+        earliest = session.execute(select(func.min(table.c.gap_start)).where(
+            overlapping, table.c.meter_id.in_(meter_ids))).scalar_one()
+        start = min(since, utc(earliest)) if earliest is not None else since
+        session.execute(delete(table).where(overlapping, table.c.meter_id.in_(meter_ids)))
+        gaps = find_gaps(session, meter_ids, start, until, interval_s)
+        now = utcnow()
+        if gaps:
+            session.execute(insert(table), [
+                {"meter_id": g.meter_id, "gap_start": g.start, "gap_end": g.end,
+                 "intervals": g.intervals, "detected_at": now} for g in gaps])
+    return gaps

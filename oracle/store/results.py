@@ -1,0 +1,83 @@
+"""Repositories for what the models produce: forecasts, price rounds, anomalies, schedules.
+
+Each write is an upsert on the row's natural key, so re-running a tick for the same interval
+writes the same rows again instead of new ones.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlmodel import Session, col, select
+
+from oracle.store.tables import (
+    AnomalyRow,
+    DispatchSchedule,
+    ForecastRow,
+    MarketOrder,
+    PriceRound,
+)
+from oracle.store.upsert import upsert
+
+
+def save_forecast(session: Session, *, target: str, entity_id: str, origin: datetime,
+                  frame: pd.DataFrame, model: str, model_version: str | None = None) -> int:
+    """Store a forecast frame (index: future timestamps; mean, lo_80, hi_80, lo_95, hi_95)."""
+    now = datetime.now(UTC)
+    rows = [{"target": target, "entity_id": entity_id, "origin": origin,
+             "ts": ts.to_pydatetime(), "mean": float(r["mean"]),
+             **{c: (float(r[c]) if c in r and pd.notna(r[c]) else None)
+                for c in ("lo_80", "hi_80", "lo_95", "hi_95")},
+             "model": model, "model_version": model_version, "created_at": now}
+            for ts, r in frame.iterrows()]
+    return upsert(session, ForecastRow, rows, key=("target", "entity_id", "origin", "ts"))
+
+
+def forecast_frame(session: Session, *, target: str, entity_id: str,
+                   origin: datetime) -> pd.DataFrame:
+    rows = session.exec(select(ForecastRow).where(
+        col(ForecastRow.target) == target, col(ForecastRow.entity_id) == entity_id,
+        col(ForecastRow.origin) == origin).order_by(col(ForecastRow.ts))).all()
+    return pd.DataFrame([r.model_dump() for r in rows])
+
+
+def save_price_round(session: Session, **fields: Any) -> None:
+    fields.setdefault("created_at", datetime.now(UTC))
+    upsert(session, PriceRound, [fields], key=("zone", "interval_start"))
+
+
+def last_published_round(session: Session, zone: str, before: datetime) -> PriceRound | None:
+    """The latest published round of ``zone`` strictly before ``before``."""
+    return session.exec(select(PriceRound).where(
+        col(PriceRound.zone) == zone, col(PriceRound.published).is_(True),
+        col(PriceRound.interval_start) < before,
+    ).order_by(col(PriceRound.interval_start).desc()).limit(1)).first()
+
+
+def save_anomalies(session: Session, interval_start: datetime, frame: pd.DataFrame,
+                   report_id: str | None) -> int:
+    now = datetime.now(UTC)
+    rows = [{"interval_start": interval_start, "meter_id": str(r["meter_id"]),
+             "ts": pd.Timestamp(r["ts"]).to_pydatetime(), "type": str(r["type"]),
+             "score": float(r["score"]), "severity": str(r["severity"]),
+             "confidence": float(r["confidence"]),
+             "recommended_action": str(r["recommended_action"])[:200],
+             "report_id": report_id, "created_at": now} for _, r in frame.iterrows()]
+    return upsert(session, AnomalyRow, rows, key=("meter_id", "ts", "type"))
+
+
+def save_schedule(session: Session, **fields: Any) -> None:
+    fields.setdefault("created_at", datetime.now(UTC))
+    upsert(session, DispatchSchedule, [fields], key=("zone", "interval_start"))
+
+
+def orders_frame(session: Session, interval_start: datetime) -> pd.DataFrame:
+    """Market orders of one interval: order_id, user_id, meter_id, node_id, side, quantity_kwh,
+    limit_price, ts."""
+    rows = session.exec(select(MarketOrder).where(
+        col(MarketOrder.interval_start) == interval_start).order_by(col(MarketOrder.order_id))).all()
+    columns = ["order_id", "user_id", "meter_id", "node_id", "side", "quantity_kwh",
+               "limit_price", "ts"]
+    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)

@@ -1,0 +1,114 @@
+"""Ingestion repository on SQLite and PostgreSQL: atomic pages, quarantine, cursor, gaps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from oracle.store import ingestion as repo
+from oracle.store.engine import session_scope
+from oracle.store.tables import MarketOrder, QuarantinedRow, Reading, ReadingGap, WeatherObservation
+
+T0 = datetime(2026, 1, 5, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def rows(meter: str, hours: list[int], value: float = 1.0) -> list[dict[str, object]]:
+    return [{"meter_id": meter, "ts": T0 + h * H, "consumption_kwh": value,
+             "production_kwh": 0.0} for h in hours]
+
+
+def count(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one())
+
+
+REJECTED = {"source": "readings", "row_key": "m1|2026-01-05T03:00:00+00:00",
+            "field": "consumption_kwh", "value": "-1.0", "reason": "negative energy",
+            "payload": {"meter_id": "m1", "consumption_kwh": -1.0}}
+
+
+def test_batch_stores_rows_quarantine_and_cursor_together(engine: Engine) -> None:
+    walk = repo.Walk(T0, T0 + 24 * H, "p100")
+    assert repo.store_readings_batch(engine, rows("m1", [0, 1, 2]), [REJECTED], walk=walk) == 3
+    assert count(engine, "readings") == 3
+    with session_scope(engine) as s:
+        (q,) = s.execute(select(QuarantinedRow)).all()
+    assert (q[0].field, q[0].reason, q[0].payload["consumption_kwh"]) == (
+        "consumption_kwh", "negative energy", -1.0)
+    state = repo.load_cursor(engine, "readings")
+    assert state.walk == walk and state.watermark is None
+
+
+def test_failed_batch_changes_nothing(engine: Engine) -> None:
+    first = repo.Walk(T0, T0 + 24 * H, "p3")
+    repo.store_readings_batch(engine, rows("m1", [0, 1, 2]), [], walk=first)
+    broken = [*rows("m1", [0, 3], value=9.0), {"meter_id": "m9", "ts": None,
+                                               "consumption_kwh": 1.0}]
+    with pytest.raises(IntegrityError):
+        repo.store_readings_batch(engine, broken, [REJECTED],
+                                  walk=repo.Walk(T0, T0 + 24 * H, "p6"))
+    assert count(engine, "readings") == 3 and count(engine, "quarantine") == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT MAX(consumption_kwh) FROM readings")).scalar_one() == 1
+    assert repo.load_cursor(engine, "readings").walk == first
+
+
+def test_same_batch_twice_is_idempotent(engine: Engine) -> None:
+    for _ in range(2):
+        repo.store_readings_batch(engine, rows("m1", [0, 1]) + rows("m2", [0]), [])
+    assert count(engine, "readings") == 3
+
+
+def test_watermark_advances_and_never_rewinds(engine: Engine) -> None:
+    repo.store_readings_batch(engine, [], [], walk=repo.Walk(T0, T0 + 5 * H, "p1"))
+    repo.finish_walk(engine, "readings", T0 + 5 * H)
+    repo.finish_walk(engine, "readings", T0 + 2 * H)
+    state = repo.load_cursor(engine, "readings")
+    assert state.walk is None and state.watermark == T0 + 5 * H
+
+
+def test_gaps_are_found_recorded_and_cleared_when_filled(engine: Engine) -> None:
+    repo.store_readings_batch(engine, rows("m1", [0, 1, 4, 5, 7]) + rows("m2", range(8)), [])
+    gaps = repo.record_gaps(engine, ["m1", "m2", "m3"], T0, T0 + 8 * H)
+    found = {(g.meter_id, g.start, g.end, g.intervals) for g in gaps}
+    assert found == {("m1", T0 + 2 * H, T0 + 4 * H, 2), ("m1", T0 + 6 * H, T0 + 7 * H, 1),
+                     ("m3", T0, T0 + 8 * H, 8)}
+    assert count(engine, "reading_gaps") == 3
+    # Late data fills one gap; re-detection over a window that only touches it clears it.
+    repo.store_readings_batch(engine, rows("m1", [2, 3]), [])
+    repo.record_gaps(engine, ["m1", "m2", "m3"], T0 + 3 * H, T0 + 8 * H)
+    with session_scope(engine) as s:
+        stored = {(g.meter_id, g.gap_start.replace(tzinfo=UTC), g.intervals)
+                  for (g,) in s.execute(select(ReadingGap))}
+    assert stored == {("m1", T0 + 6 * H, 1), ("m3", T0, 8)}
+
+
+def test_gaps_start_at_a_meters_first_reading(engine: Engine) -> None:
+    repo.store_readings_batch(engine, rows("new", [5, 6, 7]), [])
+    assert repo.record_gaps(engine, ["new"], T0, T0 + 8 * H) == []
+
+
+def test_meters_orders_weather_upserts_are_idempotent(engine: Engine) -> None:
+    meter = {"meter_id": "m1", "user_id": "u1", "node_id": "n1", "kind": "prosumer",
+             "pv_kwp": 5.0, "storage_kwh": 0.0, "lat": 1.0, "lon": 2.0}
+    order = {"order_id": "o1", "user_id": "u1", "meter_id": "m1", "node_id": "n1",
+             "side": "bid", "quantity_kwh": 1.5, "limit_price": 0.2, "ts": T0}
+    hour = {"location": "1.00,2.00", "ts": T0, "temperature_2m": 20.0,
+            "shortwave_radiation": 500.0}
+    for price in (0.2, 0.25):
+        repo.upsert_meters(engine, [meter])
+        repo.upsert_orders(engine, [{**order, "limit_price": price}], T0 + H)
+        repo.upsert_weather(engine, [hour, {**hour, "ts": T0 + H}], issued_at=T0 + H)
+    assert (count(engine, "meters"), count(engine, "market_orders"), count(engine, "weather")) \
+        == (1, 1, 2)
+    with session_scope(engine) as s:
+        assert s.execute(select(MarketOrder.limit_price)).one()[0] == 0.25
+        issued = dict(s.execute(select(WeatherObservation.ts, WeatherObservation.issued_at)).all())
+        assert s.execute(select(func.count()).select_from(Reading)).one()[0] == 0
+    observed, forecast = (issued[k] for k in sorted(issued))
+    assert observed is None and forecast is not None

@@ -1,0 +1,178 @@
+"""The daemon's tick on real parts: SQLite, the in-process py-evm chain with the contracts,
+and the reference backend replaying real data on a loopback port, on a simulated clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from oracle import jobs
+from oracle.app import Application, build
+from oracle.demo import WARMUP, SimClock, demo_settings
+from oracle.errors import RpcUnavailable
+from oracle.ingestion_pass import ingest_once
+from oracle.sources.client import BackendClient
+from oracle.store import migrate
+from oracle.store.audit import AuditLog
+from oracle.store.engine import make_engine
+
+pytestmark = pytest.mark.slow
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture(scope="module")
+def replay():  # type: ignore[no-untyped-def]
+    from oracle.sources.replay import build_replay
+
+    return build_replay(meters=12, weeks=4, seed=3)
+
+
+@pytest.fixture
+def world(tmp_path: Path, replay) -> Iterator[tuple[Application, SimClock]]:  # type: ignore[no-untyped-def]
+    from oracle.sources.reference_server import create_app, serve_in_thread
+
+    clock = SimClock(replay.start + WARMUP)
+    with serve_in_thread(create_app(replay, clock)) as url:
+        settings = demo_settings(None, tmp_path, None, None, url)
+        migrate.upgrade(make_engine(settings.database_url))
+        app = build(settings, clock=clock)
+        ingest_once(app.backend, app.weather, app.engine, since=replay.start,
+                    until=clock.now_value, now=clock.now_value, rules=app.plausibility)
+        yield app, clock
+        app.close()
+
+
+def _count(app: Application, sql: str) -> int:
+    with app.engine.connect() as conn:
+        return int(conn.execute(text(sql)).scalar_one())
+
+
+def _advance(clock: SimClock, hours: int) -> None:
+    clock.now_value += hours * HOUR
+
+
+def test_ticks_store_rows_and_queue_each_report_once(world) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    _advance(clock, 10)  # into the day: the book crosses when there is solar surplus
+    done = jobs.catch_up(app)
+    assert len(done) == 1  # first run: only the latest interval
+    from oracle.store import ingestion
+    assert ingestion.load_cursor(app.engine, jobs.TICK_STREAM).watermark is not None
+    first = done[0]
+    assert first.stages["forecast"] == "ok" and first.stages["price"] == "ok"
+    assert first.stages["detect"] == "ok" and first.stages["optimize"] == "ok"
+    reports = _count(app, "SELECT COUNT(*) FROM reports")
+    rows = {t: _count(app, f"SELECT COUNT(*) FROM {t}")
+            for t in ("forecasts", "price_rounds", "anomalies", "dispatch_schedules")}
+    assert rows["forecasts"] == 48 and rows["price_rounds"] == 1 and rows["dispatch_schedules"] == 1
+    # Re-running the same interval writes the same rows and queues nothing new.
+    jobs.run_tick(app, first.interval_start)
+    assert _count(app, "SELECT COUNT(*) FROM reports") == reports
+    assert {t: _count(app, f"SELECT COUNT(*) FROM {t}") for t in rows} == rows
+    jobs.submit(app)
+    assert _count(app, "SELECT COUNT(DISTINCT report_id) FROM transactions") == reports
+    assert AuditLog(app.engine).verify().ok
+
+
+def test_backend_down_for_several_ticks_is_caught_up_in_order(world) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    _advance(clock, 1)
+    jobs.catch_up(app)
+    healthy = app.backend
+    dead = app.settings.backend.model_copy(update={"url": "http://127.0.0.1:9", "retries": 0})
+    app.backend = BackendClient(dead)
+    missed = []
+    for _ in range(3):
+        _advance(clock, 1)
+        with pytest.raises(Exception, match="backend"):
+            jobs.catch_up(app)
+        missed.append(clock.now_value)
+    app.backend = healthy
+    done = jobs.catch_up(app)
+    assert [o.interval_start for o in done] == missed
+    assert all(o.stages["ingest"] == "ok" for o in done)
+
+
+def test_rpc_down_queues_reports_that_land_in_order_later(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    assert app.txm is not None
+
+    def down() -> None:
+        raise RpcUnavailable("every RPC endpoint failing: connection refused")
+
+    monkeypatch.setattr(app.txm, "tick", down)
+    for _ in range(3):
+        _advance(clock, 1)
+        (outcome,) = jobs.catch_up(app)
+        assert outcome.stages["submit"].startswith("deferred")
+    queued = _count(app, "SELECT COUNT(*) FROM reports WHERE status = 'pending'")
+    assert queued >= 3 and _count(app, "SELECT COUNT(*) FROM transactions") == 0
+    monkeypatch.undo()
+    jobs.submit(app)
+    with app.engine.connect() as conn:
+        nonces = [r[0] for r in conn.execute(text(
+            "SELECT t.nonce FROM transactions t JOIN reports r ON r.report_id = t.report_id "
+            "ORDER BY r.interval_start, r.kind"))]
+    assert len(nonces) == queued
+    assert sorted(nonces) == list(range(min(nonces), min(nonces) + queued))  # no gap
+
+
+@pytest.mark.parametrize(("error", "expected"), [
+    ("bad data", "skipped: SourceDataInvalid"),  # the model says the data is bad
+    ("bug", "skipped: ModelError: detect: IndexError"),  # a bug inside a model
+])
+def test_a_failing_model_skips_only_its_stage(world, monkeypatch, error, expected) -> None:  # type: ignore[no-untyped-def]
+    from models.errors import InvalidInput
+
+    app, clock = world
+
+    class Broken:
+        def detect(self, frame):  # type: ignore[no-untyped-def]
+            if error == "bug":
+                raise IndexError("index 24 is out of bounds for axis 0 with size 24")
+            raise InvalidInput("consumption_kwh is NaN", field="consumption_kwh", row="m1", value="nan")
+
+    monkeypatch.setattr(app, "anomaly_detector", lambda history, now: Broken())
+    for _ in range(2):  # and the next interval ticks too: a failing model never stalls the daemon
+        _advance(clock, 1)
+        (outcome,) = jobs.catch_up(app)
+        assert outcome.stages["detect"].startswith(expected)
+        assert outcome.stages["price"] == "ok" and outcome.stages["optimize"] == "ok"
+    skipped = AuditLog(app.engine).list(kind="stage.skipped")
+    assert len(skipped) == 2 and ("consumption_kwh" in skipped[-1].payload or "IndexError" in skipped[-1].payload)
+
+
+def test_retrain_and_monitor_jobs_record_their_decisions(world) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    first = jobs.retrain(app)
+    assert first["promoted"] and first["champion"] is None  # no champion yet: the first one wins
+    assert first["detector_rows"] > 0  # the anomaly detector is refitted here, not in a tick
+    second = jobs.retrain(app)
+    assert second["champion"] is not None and second["challenger"] is not None
+    log = AuditLog(app.engine)
+    assert len(log.list(kind="model.retrain")) == 2
+    for _ in range(3):
+        _advance(clock, 1)
+        jobs.catch_up(app)
+    result = jobs.monitor(app)
+    assert result["live_mae"] is not None and result["live_mae"] >= 0
+    assert len(log.list(kind="monitor.alert")) == result["alerts"]
+    assert log.verify().ok
+
+
+def test_a_first_tick_that_fails_is_retried_not_skipped(world) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    _advance(clock, 2)
+    healthy = app.backend
+    app.backend = BackendClient(app.settings.backend.model_copy(
+        update={"url": "http://127.0.0.1:9", "retries": 0}))
+    with pytest.raises(Exception, match="backend"):
+        jobs.catch_up(app)  # dies inside its very first tick
+    app.backend = healthy
+    _advance(clock, 1)  # restarted an interval later: the failed one comes first
+    done = jobs.catch_up(app)
+    assert [o.interval_start for o in done] == [clock.now_value - HOUR, clock.now_value]

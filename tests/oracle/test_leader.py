@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from oracle.leader import LeaderLock
+from oracle.store.engine import make_engine
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from oracle.leader import LeaderLock
+    from oracle.store.engine import make_engine
+    lock = LeaderLock(make_engine(sys.argv[1]), Path(sys.argv[2]))
+    print("leader" if lock.try_acquire() else "standby", flush=True)
+    time.sleep(600)
+""")
+
+
+def test_one_leader_and_takeover_when_it_dies(db_url: str, tmp_path: Path) -> None:
+    leader = subprocess.Popen([sys.executable, "-c", HOLDER, db_url, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert leader.stdout is not None
+        assert leader.stdout.readline().strip() == "leader"
+        standby = LeaderLock(make_engine(db_url), tmp_path)
+        assert not standby.try_acquire() and not standby.held
+        leader.kill()  # like kill -9: no chance to release
+        leader.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not standby.try_acquire():
+            assert time.monotonic() < deadline, "standby never took over"
+            time.sleep(0.2)
+        assert standby.held
+        standby.release()
+        assert not standby.held
+    finally:
+        leader.kill()
