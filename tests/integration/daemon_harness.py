@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -240,6 +241,13 @@ def confirmed_reports(engine: Engine) -> dict[str, tuple[str, Any]]:
     """report_id -> (kind, interval_start) of every report confirmed on chain."""
     return {r[0]: (r[1], r[2]) for r in rows(
         engine, "SELECT report_id, kind, interval_start FROM reports WHERE status = 'confirmed'")}
+
+
+def tick_retried_since(engine: Engine, since: datetime) -> bool:
+    """A tick run that started after ``since`` ended in 'retry' (its source was down). Ticks run
+    one at a time, so every tick that started earlier has finished: none is still queueing."""
+    return bool(scalar(engine, "SELECT count(*) FROM job_runs WHERE job = 'tick' "
+                               "AND outcome = 'retry' AND started_at > :t", t=since))
 
 
 def unsettled_reports(engine: Engine) -> list[Any]:

@@ -142,8 +142,12 @@ def test_kill_minus_9_at_random_moments_loses_nothing_and_lands_each_report_once
         h.wait_for(lambda: _caught_up(engine, backend.url), timeout_s=150, daemon=last,
                    what="the daemon to catch up with the replay clock", diagnose=diagnose)
         t_catch_up = time.monotonic() - t0 - t_kills
-        # with the backend gone no new interval is ticked: the outbox can drain for good
+        # with the backend gone no new interval is ticked: once a tick has failed for it, no
+        # tick is still in flight and the outbox can drain for good
+        gone = datetime.now(UTC)
         h.stop(backend.process, signal.SIGTERM, 20)
+        h.wait_for(lambda: h.tick_retried_since(engine, gone), timeout_s=60, daemon=last,
+                   what="a tick to find the backend gone", diagnose=diagnose)
         h.wait_for(lambda: not h.unsettled_reports(engine), timeout_s=90, daemon=last,
                    what="the outbox to drain", diagnose=diagnose)
         assert h.stop(last, signal.SIGTERM, 60) == 0, h.daemon_log(stack, KILLS)
