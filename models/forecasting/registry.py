@@ -14,6 +14,7 @@ MODEL_PATHS: dict[str, str] = {
     "arima": "models.forecasting.arima:AutoSARIMAX",
     "mstl_ar": "models.forecasting.arima:MSTLAR",
     "week_analog": "models.forecasting.analog:WeekAnalog",
+    "day_analog": "models.forecasting.analog:DayAnalog",
     "gbm": "models.forecasting.gbm:GBMForecaster",
     "lstm": "models.forecasting.deep:LSTMForecaster",
     "transformer": "models.forecasting.deep:TransformerForecaster",

@@ -1,4 +1,4 @@
-"""WeekAnalog: last week shifted by the recent level change; contract and bad input."""
+"""WeekAnalog and DayAnalog: the analog forecasts, the contract and bad input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from models.errors import InvalidInput, NotFittedError
-from models.forecasting.analog import WeekAnalog
+from models.forecasting.analog import DayAnalog, WeekAnalog
+from models.forecasting.decomposition import stl_decompose
 from models.forecasting.registry import make_model
 
 
@@ -86,3 +87,53 @@ def test_log_needs_positive_values() -> None:
     y = series() - 150.0
     with pytest.raises(InvalidInput, match="positive"):
         WeekAnalog(log=True).fit(y)
+
+
+def test_day_analog_is_yesterday_plus_weekly_profile_and_decaying_gap() -> None:
+    y = series(days=21)
+    model = DayAnalog(half_life=3, log=False).fit(y)
+    assert not model.log_ and model.half_life_ == 3.0
+    parts = stl_decompose(y, log=False)
+    adjusted = (y - parts["seasonal_168"]).to_numpy()
+    gap = adjusted[-1] - adjusted[-25]
+    expected = (adjusted[-24:] + parts["seasonal_168"].to_numpy()[-168:-144]
+                + gap * 0.5 ** (np.arange(1, 25) / 3))
+    np.testing.assert_allclose(model.predict(24), expected, rtol=1e-6)
+    # past a day the adjusted day repeats; past a week the weekly profile does too
+    assert model.predict(400).shape == (400,)
+
+
+def test_day_analog_short_series_has_no_weekly_profile() -> None:
+    y = series(days=5)
+    model = make_model("day_analog").fit(y)
+    assert model.log_
+    np.testing.assert_array_equal(model.week_, np.zeros(24))
+    assert model.predict(30).shape == (30,)
+
+
+def test_day_analog_no_leakage_and_unfitted() -> None:
+    y = series()
+    altered = y.copy()
+    altered.iloc[-24:] += 500.0
+    first = DayAnalog().fit(y.iloc[:-24]).predict(24)
+    second = DayAnalog().fit(altered.iloc[:-24]).predict(24)
+    np.testing.assert_array_equal(first, second)
+    with pytest.raises(NotFittedError):
+        DayAnalog().predict(3)
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, "6"])
+def test_day_analog_bad_half_life(bad: object) -> None:
+    with pytest.raises(InvalidInput) as err:
+        DayAnalog(half_life=bad).fit(series())
+    assert err.value.field == "half_life" and err.value.value == bad
+
+
+def test_day_analog_too_short_and_nan() -> None:
+    with pytest.raises(InvalidInput, match="at least 49"):
+        DayAnalog().fit(series().iloc[:40])
+    y = series()
+    y.iloc[30] = np.inf
+    with pytest.raises(InvalidInput) as err:
+        DayAnalog().fit(y)
+    assert err.value.row == y.index[30]
