@@ -67,3 +67,10 @@ def test_stl_short_and_log() -> None:
         stl_decompose(y - 20, log=True)
     with pytest.raises(InvalidInput, match="periods"):
         stl_decompose(y, periods=[1])
+
+
+def test_one_origin_counts_as_few_samples() -> None:
+    # 48 errors of one origin are ~7 pooling blocks: too few for a 95 % quantile below the max
+    errors = np.random.default_rng(1).normal(0, 1, (1, 48))
+    widths = conformal_widths(errors, [95])
+    assert (np.abs(errors) <= widths[95] + 1e-12).all()
