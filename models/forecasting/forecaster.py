@@ -1,8 +1,9 @@
 """The ``Forecaster`` facade: one point model (or an ensemble) plus conformal intervals.
 
 ``fit`` backtests on the recent history (rolling origins one day apart, refitting at each), uses
-the errors to pick the model (``model="auto"``) or weight an ensemble, and calibrates the
-interval half-widths per horizon step; then it fits the chosen model on all of ``y``.
+the backtest forecasts to weight the candidates (``model="auto"``: a stack, non-negative weights
+summing to one, which may keep a single model) or an ensemble, and calibrates the interval
+half-widths per horizon step; then it fits the chosen model(s) on all of ``y``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from models.forecasting.base import (
     steps_per_day,
 )
 from models.forecasting.conformal import check_levels, conformal_widths, intervals
-from models.forecasting.ensemble import WeightedEnsemble, combine, inverse_error_weights
+from models.forecasting.ensemble import (
+    WeightedEnsemble,
+    combine,
+    held_out_errors,
+    inverse_error_weights,
+    stacked_weights,
+)
 from models.forecasting.registry import MODEL_PATHS, make_model
 
 if TYPE_CHECKING:
@@ -34,7 +41,7 @@ if TYPE_CHECKING:
 FORMAT = "solchain-forecaster"
 VERSION = 1
 CHOICES = ("auto", "ensemble", *MODEL_PATHS)
-DEFAULT_CANDIDATES = ("seasonal_naive", "ets", "mstl_ar", "arima")
+DEFAULT_CANDIDATES = ("seasonal_naive", "ets", "mstl_ar", "week_analog", "day_analog")
 
 
 class Forecaster(BaseEstimator):
@@ -154,21 +161,28 @@ class Forecaster(BaseEstimator):
 
     def _choose(self, results: Mapping[str, BacktestResult]
                 ) -> tuple[str, dict[str, float], np.ndarray]:
-        """The winning option (a model or a weighted ensemble) and its backtest errors."""
+        """The chosen model or weighted ensemble, and its (held-out) backtest errors.
+
+        ``auto`` stacks the candidates: non-negative weights summing to one fitted to their
+        backtest forecasts, which keeps one model when it is best; its errors for calibration
+        come from refitting the weights with each backtest window left out. ``ensemble``
+        weights the ``ensemble_size`` best members by inverse squared MAE.
+        """
         errors = {n: r.errors for n, r in results.items()}
         if self.model not in ("auto", "ensemble"):
             return self.model, {self.model: 1.0}, errors[self.model]
-        options: dict[str, dict[str, float]] = {}
-        if self.model == "auto":
-            options.update({n: {n: 1.0} for n in errors})
-        for size in range(2, min(self.ensemble_size, len(errors)) + 1):
-            options[f"ensemble{size}"] = inverse_error_weights(errors, top=size)
-        if not options:  # ensemble of a single usable member
-            options = {n: {n: 1.0} for n in errors}
-        combined = {k: combine(errors, w) for k, w in options.items()}
-        best = min(combined, key=lambda k: float(np.mean(np.abs(combined[k]))))
-        name = best if len(options[best]) == 1 else "ensemble"
-        return name, options[best], combined[best]
+        if len(errors) == 1:
+            (name, error), = errors.items()
+            return name, {name: 1.0}, error
+        if self.model == "ensemble":
+            weights = inverse_error_weights(errors, top=self.ensemble_size)
+            return "ensemble", weights, combine(errors, weights)
+        first = next(iter(results.values()))
+        same = {n: r for n, r in results.items() if r.origins.equals(first.origins)}
+        forecasts = {n: r.forecasts for n, r in same.items()}
+        weights = {n: w for n, w in stacked_weights(forecasts, first.actuals).items() if w > 0}
+        name = next(iter(weights)) if len(weights) == 1 else "ensemble"
+        return name, weights, held_out_errors(forecasts, first.actuals)
 
     def _final_model(self, name: str, weights: Mapping[str, float]) -> PointModel:
         params = dict(self.params or {})

@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from models.errors import InvalidInput, NotFittedError
-from models.forecasting.ensemble import WeightedEnsemble, combine, inverse_error_weights
+from models.forecasting.ensemble import (
+    WeightedEnsemble,
+    combine,
+    held_out_errors,
+    inverse_error_weights,
+    stacked_weights,
+)
 from models.forecasting.registry import make_model
 
 
@@ -19,6 +25,40 @@ def test_inverse_error_weights_favour_the_smaller_error() -> None:
     np.testing.assert_allclose(combine(errors, weights), np.full((2, 3), 0.8 - 0.4))
     with pytest.raises(InvalidInput):
         inverse_error_weights({})
+
+
+def test_stacked_weights_combine_offsetting_members() -> None:
+    rng = np.random.default_rng(0)
+    actuals = 100 + rng.normal(0, 5, (6, 8))
+    forecasts = {"high": actuals + 4.0, "low": actuals - 4.0,
+                 "noise": actuals + rng.normal(0, 20, (6, 8))}
+    weights = stacked_weights(forecasts, actuals)
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert weights["high"] == pytest.approx(0.5, abs=0.02)
+    assert weights["low"] == pytest.approx(0.5, abs=0.02)
+    assert weights["noise"] == pytest.approx(0.0, abs=0.02)
+    # a member that is best alone keeps (almost) all the weight
+    alone = stacked_weights({"good": actuals + 0.1, "bad": actuals + 9.0}, actuals)
+    assert alone["good"] > 0.98
+    with pytest.raises(InvalidInput, match="members"):
+        stacked_weights({}, actuals)
+    with pytest.raises(InvalidInput, match="shaped like"):
+        stacked_weights({"a": actuals[:3]}, actuals)
+    with pytest.raises(InvalidInput, match="finite"):
+        stacked_weights({"a": np.full_like(actuals, np.nan)}, actuals)
+
+
+def test_held_out_errors_refit_without_each_origin() -> None:
+    actuals = np.arange(12.0).reshape(4, 3)
+    forecasts = {"a": actuals + 1.0, "b": actuals - 1.0}
+    errors = held_out_errors(forecasts, actuals)
+    assert errors.shape == (4, 3)
+    np.testing.assert_allclose(errors, 0.0, atol=1e-6)
+    # a miss at origin 0 is scored with the weights the other origins chose (0.5 each)
+    forecasts["a"][0] += 10.0
+    np.testing.assert_allclose(held_out_errors(forecasts, actuals)[0], -5.0, atol=1e-3)
+    single = held_out_errors({"a": actuals[:1] + 1.0}, actuals[:1])
+    np.testing.assert_allclose(single, -1.0)
 
 
 def test_weighted_ensemble_is_the_weighted_mean_of_members() -> None:

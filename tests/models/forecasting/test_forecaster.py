@@ -8,6 +8,7 @@ import pytest
 
 from models.errors import InvalidInput, NotFittedError
 from models.forecasting import Forecaster
+from models.forecasting.forecaster import DEFAULT_CANDIDATES
 
 
 def demand(days: int = 14, freq: str = "1h", seed: int = 3) -> pd.Series:
@@ -22,8 +23,7 @@ def demand(days: int = 14, freq: str = "1h", seed: int = 3) -> pd.Series:
 
 @pytest.fixture(scope="module")
 def fitted_auto() -> Forecaster:
-    return Forecaster(model="auto", n_windows=4,
-                      params={"arima": {"orders": [(1, 0, 0), (0, 1, 1)]}}).fit(demand())
+    return Forecaster(model="auto", n_windows=4).fit(demand())
 
 
 def test_frame_index_columns_and_ordered_intervals(fitted_auto: Forecaster) -> None:
@@ -41,11 +41,23 @@ def test_frame_index_columns_and_ordered_intervals(fitted_auto: Forecaster) -> N
     assert width.iloc[-1] > width.iloc[23]
 
 
-def test_auto_chooses_by_backtest(fitted_auto: Forecaster) -> None:
-    assert set(fitted_auto.backtest_) == {"seasonal_naive", "ets", "mstl_ar", "arima"}
+def test_auto_stacks_the_candidates_by_backtest(fitted_auto: Forecaster) -> None:
+    assert set(fitted_auto.backtest_) == set(DEFAULT_CANDIDATES)
+    assert set(fitted_auto.weights_) <= set(fitted_auto.backtest_)
+    assert all(w > 0 for w in fitted_auto.weights_.values())
     assert sum(fitted_auto.weights_.values()) == pytest.approx(1.0)
-    chosen_mae = float(np.mean(np.abs(fitted_auto.backtest_errors_)))
-    assert chosen_mae <= min(m["mae"] for m in fitted_auto.backtest_.values()) + 1e-9
+    assert fitted_auto.backtest_errors_.shape == (4, 24)
+    expected = "ensemble" if len(fitted_auto.weights_) > 1 else next(iter(fitted_auto.weights_))
+    assert fitted_auto.selected_ == expected
+
+
+def test_auto_drops_weak_candidates_from_the_stack() -> None:
+    y = demand(days=12)
+    fc = Forecaster(model="auto", n_windows=3, candidates=["ets", "day_analog"],
+                    params={"day_analog": {"half_life": 1}}).fit(y)
+    assert set(fc.backtest_) == {"ets", "day_analog"}
+    assert fc.selected_ in ("ets", "day_analog", "ensemble")
+    assert fc.predict(24).shape == (24, 5)
 
 
 def test_dumps_loads_round_trip(fitted_auto: Forecaster) -> None:
