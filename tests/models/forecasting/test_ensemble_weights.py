@@ -73,3 +73,19 @@ def test_weighted_ensemble_is_the_weighted_mean_of_members() -> None:
         WeightedEnsemble(weights={"ets": 1.0}).predict(3)
     with pytest.raises(InvalidInput, match="weights"):
         WeightedEnsemble(weights={"ets": -1.0}).fit(y)
+
+
+def test_stacked_weights_favour_recent_origins() -> None:
+    actuals = np.full((10, 4), 100.0)
+    # "old" was right over the first origins, "new" over the last ones
+    old = np.where(np.arange(10)[:, None] < 6, 100.0, 110.0) * np.ones((1, 4))
+    new = np.where(np.arange(10)[:, None] < 6, 110.0, 100.0) * np.ones((1, 4))
+    flat = stacked_weights({"old": old, "new": new}, actuals, half_life=None)
+    recent = stacked_weights({"old": old, "new": new}, actuals, half_life=1.0)
+    assert flat["old"] > 0.5 > recent["old"]
+    with pytest.raises(InvalidInput) as err:
+        stacked_weights({"old": old}, actuals, half_life=0.0)
+    assert err.value.field == "half_life"
+    with pytest.raises(InvalidInput) as err:
+        stacked_weights({"old": old}, actuals, within=0.5)
+    assert err.value.field == "within"
