@@ -123,3 +123,8 @@ def decompose_cached(values: np.ndarray, periods: Sequence[int],
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = hit
     return hit
+
+
+def clear_cache() -> None:
+    """Forget memoised decompositions (e.g. to time fits without hits from earlier runs)."""
+    _CACHE.clear()
