@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,7 +101,8 @@ def test_unfitted_raises() -> None:
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"model": "holt"}, "unknown model"),
-    ({"model": "prophet"}, "prophet"),
+    pytest.param({"model": "prophet"}, "prophet", marks=pytest.mark.skipif(
+        importlib.util.find_spec("prophet") is not None, reason="prophet installed")),
     ({"level": (95, 120)}, "percentage"),
     ({"n_windows": 0}, "n_windows"),
     ({"model": "auto", "candidates": ["nope"]}, "unknown candidate"),
