@@ -6,8 +6,9 @@ Real data: ``pmdarima.datasets.load_taylor()``, 4,032 half-hours from Monday 200
 Protocol: 48-step (day-ahead) forecasts from 28 origins at midnight over the last 4 weeks
 (``--quick``: the last 7), expanding window, every model refitted at every origin. MASE is
 the forecast MAE over the in-sample MAE of the lag-one-day (48) naive forecast at that origin,
-averaged over origins; MAPE likewise. Peers fitted in the same run: seasonal naive (day, week)
-and statsforecast ``MSTL(season_length=[48, 336], trend_forecaster=AutoETS())``.
+averaged over origins; MAPE likewise. Peers fitted in the same run: seasonal naive (day, week),
+statsforecast ``MSTL(season_length=[48, 336], trend_forecaster=AutoETS())`` and, when the
+``prophet`` extra is installed, Prophet with its defaults.
 Goal: ``auto`` at least 10 % below the best peer's MASE; its 95 % intervals cover 93-97 %.
 Single models are fitted directly (no inner backtest, so no intervals); ``auto`` runs the full
 ``Forecaster``: inner backtest, stacked weights, conformal intervals.
@@ -16,6 +17,7 @@ Single models are fitted directly (no inner backtest, so no intervals); ``auto``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -115,6 +117,10 @@ def runners(with_gbm: bool) -> dict[str, tuple[str, Runner]]:
         out["statsforecast MSTL+AutoETS"] = ("peer", statsforecast_mstl())
     except ImportError:
         print("statsforecast is not installed: `pip install statsforecast` (the bench extra)")
+    if importlib.util.find_spec("prophet") is not None:
+        out["prophet (default)"] = ("peer", point("prophet"))
+    else:
+        print("prophet is not installed: `pip install prophet` (the prophet extra)")
     # single models without the facade's inner backtest (point forecasts only), to save time
     out["ets (MSTL log + SES)"] = ("ours", point("ets"))
     out["mstl_ar (MSTL log + AR)"] = ("ours", point("mstl_ar"))
