@@ -106,3 +106,38 @@ def future_index(index: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
     """The ``horizon`` timestamps following ``index`` at its frequency."""
     return pd.date_range(index[-1] + index.freq, periods=horizon, freq=index.freq,
                          name=index.name)
+
+
+def as_frame(X: object, name: str) -> pd.DataFrame:
+    """``X`` itself when it is a DataFrame; otherwise a clear error naming ``name``."""
+    if not isinstance(X, pd.DataFrame):
+        raise InvalidInput(f"{name} must be a DataFrame, got {type(X).__name__}", field=name,
+                           value=type(X).__name__)
+    return X
+
+
+def exog_values(X: object, index: pd.DatetimeIndex, columns: list[str], name: str, *,
+                allow_nan: bool = False) -> pd.DataFrame:
+    """Exogenous values for exactly ``index`` and ``columns`` as floats: every column present,
+    a row for every timestamp, numeric, no infinities (and no NaN unless ``allow_nan``)."""
+    frame = as_frame(X, name)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidInput(f"{name} is missing column {missing[0]!r}", field=missing[0])
+    absent = index.difference(frame.index)
+    if len(absent):
+        raise InvalidInput(f"{name} has no row for {absent[0]} ({len(absent)} missing)",
+                           field=name, row=absent[0])
+    sub = frame.loc[index, columns]
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(sub[col].dtype):
+            raise InvalidInput(f"{name} column {col!r} must be numeric, got {sub[col].dtype}",
+                               field=col, value=str(sub[col].dtype))
+    values = sub.to_numpy(dtype=float)
+    bad = np.isinf(values) if allow_nan else ~np.isfinite(values)
+    if bad.any():
+        r, c = map(int, np.argwhere(bad)[0])
+        what = "infinite" if np.isinf(values[r, c]) else "missing"
+        raise InvalidInput(f"{name} column {columns[c]!r} is {what} at row {r} ({index[r]})",
+                           field=columns[c], row=index[r], value=values[r, c])
+    return pd.DataFrame(values, index=index, columns=columns)

@@ -19,9 +19,11 @@ from sklearn.base import BaseEstimator
 
 from models.errors import InvalidInput, ModelError
 from models.forecasting.base import (
+    as_frame,
     check_fitted,
     check_horizon,
     check_series,
+    exog_values,
     future_index,
     season_lengths,
 )
@@ -68,8 +70,8 @@ class _KerasForecaster(BaseEstimator):  # type: ignore[misc]
             _positive(name, value)
         y = check_series(y, min_length=lookback + horizon + 8)
         self.ref_pos_ = _anchor_positions(lookback, horizon, day) if self.anchor else None
-        self.exog_columns_ = [] if X is None else [str(c) for c in _frame(X, "X").columns]
-        exog = None if X is None else _exog(X, y.index, self.exog_columns_, "X")
+        self.exog_columns_ = [] if X is None else [str(c) for c in as_frame(X, "X").columns]
+        exog = None if X is None else exog_values(X, y.index, self.exog_columns_, "X")
         self.mean_ = float(y.mean())
         self.std_ = float(y.std(ddof=0)) or 1.0
         seq, fut, target = self._windows(y, exog, lookback, horizon)
@@ -113,7 +115,7 @@ class _KerasForecaster(BaseEstimator):  # type: ignore[misc]
             if X_future is None:
                 raise InvalidInput(f"model was fitted with exogenous {self.exog_columns_}; "
                                    "X_future is required", field="X_future", value=None)
-            exog = _exog(X_future, index, self.exog_columns_, "X_future")
+            exog = exog_values(X_future, index, self.exog_columns_, "X_future")
         lookback, _, block, _ = self.shapes_
         out: list[float] = []
         while len(out) < horizon:
@@ -262,30 +264,3 @@ def _positive(name: str, value: object) -> None:
                            value=value)
 
 
-def _frame(X: object, name: str) -> pd.DataFrame:
-    if not isinstance(X, pd.DataFrame):
-        raise InvalidInput(f"{name} must be a DataFrame, got {type(X).__name__}", field=name,
-                           value=type(X).__name__)
-    return X
-
-
-def _exog(X: object, index: pd.DatetimeIndex, columns: list[str], name: str) -> pd.DataFrame:
-    """Exogenous values for exactly ``index``: all columns present, numeric and finite."""
-    frame = _frame(X, name)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InvalidInput(f"{name} is missing column {missing[0]!r}", field=missing[0])
-    absent = index.difference(frame.index)
-    if len(absent):
-        raise InvalidInput(f"{name} has no row for {absent[0]} ({len(absent)} missing)",
-                           field=name, row=absent[0])
-    sub = frame.loc[index, columns]
-    try:
-        values = sub.to_numpy(dtype=float)
-    except (TypeError, ValueError) as err:
-        raise InvalidInput(f"{name} must be numeric: {err}", field=name) from err
-    if not np.isfinite(values).all():
-        r, c = map(int, np.argwhere(~np.isfinite(values))[0])
-        raise InvalidInput(f"{name} column {columns[c]!r} is not finite at {index[r]}",
-                           field=columns[c], row=index[r], value=values[r, c])
-    return pd.DataFrame(values, index=index, columns=columns)

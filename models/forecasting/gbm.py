@@ -46,6 +46,7 @@ from models.forecasting.base import (
     check_fitted,
     check_horizon,
     check_series,
+    exog_values,
     future_index,
     season_lengths,
 )
@@ -345,24 +346,4 @@ def _exog(X: Mapping[Hashable, pd.DataFrame] | pd.DataFrame, key: Hashable,
           index: pd.DatetimeIndex, columns: list[str], name: str = "X") -> pd.DataFrame:
     """Exogenous values for exactly ``index`` and ``columns``, numeric, no infinities."""
     frame = X if isinstance(X, pd.DataFrame) else _pick(X, key, name)
-    if not isinstance(frame, pd.DataFrame):
-        raise InvalidInput(f"{name} must be a DataFrame, got {type(frame).__name__}", field=name,
-                           value=type(frame).__name__)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InvalidInput(f"{name} is missing column {missing[0]!r}", field=missing[0])
-    absent = index.difference(frame.index)
-    if len(absent):
-        raise InvalidInput(f"{name} has no row for {absent[0]} ({len(absent)} missing)",
-                           field=name, row=absent[0])
-    sub = frame.loc[index, columns]
-    for col in columns:
-        if not pd.api.types.is_numeric_dtype(sub[col].dtype):
-            raise InvalidInput(f"{name} column {col!r} must be numeric, got {sub[col].dtype}",
-                               field=col, value=str(sub[col].dtype))
-    values = sub.to_numpy(dtype=float)
-    if np.isinf(values).any():
-        r, c = map(int, np.argwhere(np.isinf(values))[0])
-        raise InvalidInput(f"{name} column {columns[c]!r} is infinite at {index[r]}",
-                           field=columns[c], row=index[r], value=values[r, c])
-    return sub.astype(float)
+    return exog_values(frame, index, columns, name, allow_nan=True)  # the trees handle NaN

@@ -10,15 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
 from models.errors import InvalidInput
-from models.forecasting.base import check_fitted, check_horizon, check_series, steps_per_day
-from models.forecasting.gbm import _exog
+from models.forecasting.base import (
+    as_frame,
+    check_fitted,
+    check_horizon,
+    check_series,
+    exog_values,
+    steps_per_day,
+)
 
 # cmdstanpy and prophet log every fit at INFO; prophet.plot logs an error on import without plotly
 _QUIET_LOGGERS = {"cmdstanpy": logging.WARNING, "prophet": logging.WARNING,
@@ -49,10 +54,10 @@ class ProphetForecaster(BaseEstimator):
         if not isinstance(y, pd.Series) or not isinstance(y.index, pd.DatetimeIndex):
             check_series(y, min_length=1)
         values = check_series(y, min_length=2 * steps_per_day(y.index.freq))
-        columns = [] if X is None else [str(c) for c in _frame(X, "X").columns]
+        columns = [] if X is None else [str(c) for c in as_frame(X, "X").columns]
         frame = pd.DataFrame({"ds": _naive(values.index), "y": values.to_numpy()})
         if columns:
-            frame[columns] = _regressors(X, values.index, columns, "X")
+            frame[columns] = exog_values(X, values.index, columns, "X").to_numpy()
 
         with _quiet(_QUIET_LOGGERS):
             from prophet import Prophet
@@ -78,29 +83,11 @@ class ProphetForecaster(BaseEstimator):
             if X_future is None:
                 raise InvalidInput(f"model was fitted with regressors {self.exog_columns_}; "
                                    "X_future is required", field="X_future", value=None)
-            future[self.exog_columns_] = _regressors(X_future, index, self.exog_columns_,
-                                                     "X_future")
+            future[self.exog_columns_] = exog_values(X_future, index, self.exog_columns_,
+                                                     "X_future").to_numpy()
         with _quiet(_QUIET_LOGGERS):
             forecast = self.model_.predict(future)
         return forecast["yhat"].to_numpy(dtype="float64")
-
-
-def _frame(X: Any, name: str) -> pd.DataFrame:
-    if not isinstance(X, pd.DataFrame):
-        raise InvalidInput(f"{name} must be a DataFrame, got {type(X).__name__}", field=name,
-                           value=type(X).__name__)
-    return X
-
-
-def _regressors(X: Any, index: pd.DatetimeIndex, columns: list[str], name: str) -> np.ndarray:
-    """Numeric, finite regressor values for exactly ``index`` (Prophet rejects NaN)."""
-    values = _exog(_frame(X, name), None, index, columns, name).to_numpy()
-    bad = np.isnan(values)
-    if bad.any():
-        r, c = map(int, np.argwhere(bad)[0])
-        raise InvalidInput(f"{name} column {columns[c]!r} is missing at row {r} ({index[r]})",
-                           field=columns[c], row=index[r], value=values[r, c])
-    return values
 
 
 def _naive(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
