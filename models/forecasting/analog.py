@@ -26,7 +26,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from models.errors import InvalidInput
-from models.forecasting.base import check_fitted, check_horizon, check_series, steps_per_day
+from models.forecasting.base import (
+    check_fitted,
+    check_horizon,
+    check_series,
+    repeat_cycle,
+    steps_per_day,
+)
 from models.forecasting.decomposition import log_values
 from models.forecasting.ets import fit_components
 
@@ -63,8 +69,7 @@ class WeekAnalog(BaseEstimator):
         """Last week repeated over ``horizon`` steps plus the level shift."""
         check_fitted(self, "last_week_")
         horizon = check_horizon(horizon)
-        reps = -(-horizon // len(self.last_week_))
-        path = np.tile(self.last_week_, reps)[:horizon] + self.shift_
+        path = repeat_cycle(self.last_week_, horizon) + self.shift_
         return np.exp(path) if self.log_ else path
 
 
@@ -106,7 +111,6 @@ class DayAnalog(BaseEstimator):
         check_fitted(self, "last_day_")
         horizon = check_horizon(horizon)
         steps = np.arange(1, horizon + 1)
-        path = (np.tile(self.last_day_, -(-horizon // len(self.last_day_)))[:horizon]
-                + np.tile(self.week_, -(-horizon // len(self.week_)))[:horizon]
+        path = (repeat_cycle(self.last_day_, horizon) + repeat_cycle(self.week_, horizon)
                 + self.gap_ * 0.5 ** (steps / self.half_life_))
         return np.exp(path) if self.log_ else path

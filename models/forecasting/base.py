@@ -102,6 +102,11 @@ def check_fitted(model: object, attribute: str) -> None:
         raise NotFittedError(f"{type(model).__name__} is not fitted; call fit(y) first")
 
 
+def repeat_cycle(cycle: np.ndarray, horizon: int) -> np.ndarray:
+    """``cycle`` repeated end to end and cut to ``horizon`` values (seasonal-naive style)."""
+    return np.tile(cycle, -(-horizon // len(cycle)))[:horizon]
+
+
 def future_index(index: pd.DatetimeIndex, horizon: int) -> pd.DatetimeIndex:
     """The ``horizon`` timestamps following ``index`` at its frequency."""
     return pd.date_range(index[-1] + index.freq, periods=horizon, freq=index.freq,

@@ -15,7 +15,7 @@ import pandas as pd
 from statsmodels.tsa.seasonal import MSTL
 
 from models.errors import InvalidInput
-from models.forecasting.base import check_series, season_lengths
+from models.forecasting.base import check_series, repeat_cycle, season_lengths
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,7 @@ class Components:
         """Each seasonal component's last cycle repeated over ``horizon`` steps, summed."""
         out = np.zeros(horizon)
         for j, period in enumerate(self.periods):
-            last = self.seasonal[-period:, j]
-            out += np.tile(last, -(-horizon // period))[:horizon]
+            out += repeat_cycle(self.seasonal[-period:, j], horizon)
         return out
 
 

@@ -7,7 +7,13 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 
 from models.errors import InvalidInput
-from models.forecasting.base import check_fitted, check_horizon, check_series, season_lengths
+from models.forecasting.base import (
+    check_fitted,
+    check_horizon,
+    check_series,
+    repeat_cycle,
+    season_lengths,
+)
 
 
 def resolve_season(season: str | int, freq: pd.offsets.BaseOffset | str | None,
@@ -46,5 +52,4 @@ class SeasonalNaive(BaseEstimator):
         """The last season tiled over ``horizon`` steps."""
         check_fitted(self, "last_season_")
         horizon = check_horizon(horizon)
-        reps = -(-horizon // self.period_)
-        return np.tile(self.last_season_, reps)[:horizon]
+        return repeat_cycle(self.last_season_, horizon)

@@ -22,6 +22,7 @@ from models.forecasting.base import (
     check_horizon,
     check_series,
     exog_values,
+    future_index,
     steps_per_day,
 )
 
@@ -70,14 +71,14 @@ class ProphetForecaster(BaseEstimator):
             model.fit(frame)
         self.model_ = model
         self.exog_columns_ = columns
-        self.last_ts_, self.freq_ = values.index[-1], values.index.freq
+        self.index_tail_ = values.index[-1:]  # keeps the frequency, for future_index
         return self
 
     def predict(self, horizon: int, X_future: pd.DataFrame | None = None) -> np.ndarray:
         """Prophet's mean (``yhat``) over the ``horizon`` steps after the training data."""
         check_fitted(self, "model_")
         horizon = check_horizon(horizon)
-        index = pd.date_range(self.last_ts_ + self.freq_, periods=horizon, freq=self.freq_)
+        index = future_index(self.index_tail_, horizon)
         future = pd.DataFrame({"ds": _naive(index)})
         if self.exog_columns_:
             if X_future is None:
