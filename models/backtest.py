@@ -86,7 +86,7 @@ def backtest(model: ModelSpec, y: pd.Series, horizon: int, *, n_origins: int = 7
     if X is not None and len(X) != len(y):
         raise InvalidInput(f"X has {len(X)} rows but y has {len(y)}", field="X", value=len(X))
     season = season or day
-    min_train = min_train or max(2 * day, season + 1)
+    min_train = min_train or max(2 * day + 1, season + 1)  # MSTL needs more than two days
     if origins is None:
         origins = rolling_origins(len(values), horizon, n_origins, step or day, min_train)
     every = 1 if refit is True else (0 if refit is False else int(refit))

@@ -18,6 +18,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from models.errors import InvalidInput
 from models.forecasting.base import check_fitted, check_horizon, check_series, steps_per_day
+from models.forecasting.daylight import Site, as_site, future_twilight
 from models.forecasting.ets import fit_components
 
 DEFAULT_ORDERS: tuple[tuple[int, int, int], ...] = ((1, 0, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1))
@@ -72,16 +73,22 @@ class AutoSARIMAX(BaseEstimator):
 
 
 class MSTLAR(BaseEstimator):
-    """MSTL, then an AR(lags) with intercept on the recent deseasonalised series."""
+    """MSTL, then an AR(lags) with intercept on the recent deseasonalised series.
+
+    With a ``site``, the daily component follows its recent drift in twilight steps (see
+    ``models.forecasting.daylight``).
+    """
 
     def __init__(self, lags: int | None = None, log: bool | None = None,
                  windows: Sequence[int] | None = None, max_train: int | None = None,
-                 ar_window: int | None = None) -> None:
+                 ar_window: int | None = None,
+                 site: Site | tuple[float, float, str] | None = None) -> None:
         self.lags = lags
         self.log = log
         self.windows = windows
         self.max_train = max_train
         self.ar_window = ar_window
+        self.site = site
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> MSTLAR:
         """Decompose ``y``; fit the autoregression on the last ``ar_window`` values."""
@@ -91,8 +98,10 @@ class MSTLAR(BaseEstimator):
         if isinstance(lags, bool) or not isinstance(lags, int) or lags < 1:
             raise InvalidInput(f"lags must be a positive integer, got {lags!r}", field="lags",
                                value=lags)
+        self.site_ = as_site(self.site)
         self.log_, self.components_ = fit_components(values, self.log, self.windows,
                                                      self.max_train)
+        self.last_index_ = values.index[-1:]
         deseason = self.components_.deseasonalised[-(self.ar_window or 42 * day):]
         if len(deseason) < 3 * lags:
             raise InvalidInput(f"y has {len(values)} values; AR({lags}) needs at least "
@@ -106,5 +115,6 @@ class MSTLAR(BaseEstimator):
         check_fitted(self, "result_")
         horizon = check_horizon(horizon)
         ar = self.result_.predict(start=self.n_, end=self.n_ + horizon - 1)
-        path = self.components_.seasonal_forecast(horizon) + np.asarray(ar)
+        drift = future_twilight(self.last_index_, horizon, self.site_)
+        path = self.components_.seasonal_forecast(horizon, drift) + np.asarray(ar)
         return np.exp(path) if self.log_ else path

@@ -16,6 +16,7 @@ from statsmodels.tsa.seasonal import MSTL
 
 from models.errors import InvalidInput
 from models.forecasting.base import check_series, repeat_cycle, season_lengths
+from models.forecasting.daylight import drift_adjustment
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,25 @@ class Components:
     seasonal: np.ndarray
     resid: np.ndarray
     periods: tuple[int, ...]
+    windows: tuple[int, ...] = ()
 
     @property
     def deseasonalised(self) -> np.ndarray:
         """Trend plus remainder: the series with every seasonal component removed."""
         return self.trend + self.resid
 
-    def seasonal_forecast(self, horizon: int) -> np.ndarray:
-        """Each seasonal component's last cycle repeated over ``horizon`` steps, summed."""
+    def seasonal_forecast(self, horizon: int, drift_mask: np.ndarray | None = None) -> np.ndarray:
+        """Each seasonal component's last cycle repeated over ``horizon`` steps, summed.
+
+        With ``drift_mask`` (one bool per step), the shortest (daily) component also moves
+        along its recent drift in the masked steps (see ``daylight.drift_adjustment``).
+        """
         out = np.zeros(horizon)
         for j, period in enumerate(self.periods):
             out += repeat_cycle(self.seasonal[-period:, j], horizon)
+        if drift_mask is not None:
+            out += drift_adjustment(self.seasonal[:, 0], self.periods[0], self.windows[0],
+                                    horizon, drift_mask)
         return out
 
 
@@ -54,14 +63,14 @@ def decompose(values: np.ndarray, periods: Sequence[int],
                            field="y", value=len(values))
     if windows is None:
         windows = [7 + 4 * (i + 1) for i in range(len(periods))]
-    windows = [w + 1 if w % 2 == 0 else w for w in windows]
-    result = MSTL(np.asarray(values, dtype="float64"), periods=periods,
-                  windows=list(windows[: len(periods)]),
+    windows = [w + 1 if w % 2 == 0 else w for w in windows][: len(periods)]
+    result = MSTL(np.asarray(values, dtype="float64"), periods=periods, windows=windows,
                   iterate=iterate if len(periods) > 1 else 1,
                   stl_kwargs={"seasonal_deg": 0}).fit()
     seasonal = np.asarray(result.seasonal, dtype="float64").reshape(len(values), -1)
     return Components(trend=np.asarray(result.trend, dtype="float64"), seasonal=seasonal,
-                      resid=np.asarray(result.resid, dtype="float64"), periods=periods)
+                      resid=np.asarray(result.resid, dtype="float64"), periods=periods,
+                      windows=tuple(windows))
 
 
 def stl_decompose(y: pd.Series, periods: Sequence[int] | None = None,

@@ -17,20 +17,27 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from models.errors import InvalidInput
 from models.forecasting.base import check_fitted, check_horizon, check_series, season_lengths
+from models.forecasting.daylight import Site, as_site, future_twilight
 from models.forecasting.decomposition import Components, decompose_cached, usable_periods
 
 _TRENDS = (None, "damped", "additive")
 
 
 class MSTLETS(BaseEstimator):
-    """MSTL decomposition, seasonal naive per component, ETS on the deseasonalised series."""
+    """MSTL decomposition, seasonal naive per component, ETS on the deseasonalised series.
+
+    With a ``site`` (a ``daylight.Site`` or (latitude, longitude, timezone)), the daily
+    component follows its recent drift in twilight steps (see ``models.forecasting.daylight``).
+    """
 
     def __init__(self, trend: str | None = None, log: bool | None = None,
-                 windows: Sequence[int] | None = None, max_train: int | None = None) -> None:
+                 windows: Sequence[int] | None = None, max_train: int | None = None,
+                 site: Site | tuple[float, float, str] | None = None) -> None:
         self.trend = trend
         self.log = log
         self.windows = windows
         self.max_train = max_train
+        self.site = site
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> MSTLETS:
         """Decompose ``y`` (X is ignored) and fit the smoother on trend + remainder."""
@@ -38,8 +45,10 @@ class MSTLETS(BaseEstimator):
             raise InvalidInput(f"trend must be one of {_TRENDS}, got {self.trend!r}",
                                field="trend", value=self.trend)
         values = check_series(y, min_length=8)
+        self.site_ = as_site(self.site)
         self.log_, self.components_ = fit_components(values, self.log, self.windows,
                                                      self.max_train)
+        self.last_index_ = values.index[-1:]
         deseason = self.components_.deseasonalised
         trend = "add" if self.trend else None
         with warnings.catch_warnings():
@@ -52,7 +61,8 @@ class MSTLETS(BaseEstimator):
         """Seasonal last cycles plus the smoothed level (and trend) over ``horizon`` steps."""
         check_fitted(self, "smoother_")
         horizon = check_horizon(horizon)
-        path = self.components_.seasonal_forecast(horizon) + np.asarray(
+        drift = future_twilight(self.last_index_, horizon, self.site_)
+        path = self.components_.seasonal_forecast(horizon, drift) + np.asarray(
             self.smoother_.forecast(horizon))
         return np.exp(path) if self.log_ else path
 
@@ -77,6 +87,6 @@ def fit_components(values: pd.Series, log: bool | None, windows: Sequence[int] |
     periods = usable_periods(len(arr), season_lengths(values.index.freq))
     if not periods:
         day = season_lengths(values.index.freq)[0]
-        raise InvalidInput(f"y has {len(arr)} values; MSTL needs at least two days "
-                           f"({2 * day} values)", field="y", row=len(arr), value=len(arr))
+        raise InvalidInput(f"y has {len(arr)} values; MSTL needs more than two days (at least "
+                           f"{2 * day + 1} values)", field="y", row=len(arr), value=len(arr))
     return use_log, decompose_cached(arr, periods, windows)

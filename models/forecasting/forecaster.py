@@ -26,6 +26,7 @@ from models.forecasting.base import (
     steps_per_day,
 )
 from models.forecasting.conformal import check_levels, conformal_widths, intervals
+from models.forecasting.daylight import Site, as_site
 from models.forecasting.ensemble import (
     WeightedEnsemble,
     combine,
@@ -33,7 +34,7 @@ from models.forecasting.ensemble import (
     inverse_error_weights,
     stacked_weights,
 )
-from models.forecasting.registry import MODEL_PATHS, make_model
+from models.forecasting.registry import MODEL_PATHS, SITE_MODELS, make_model
 
 if TYPE_CHECKING:
     from models.backtest import BacktestResult
@@ -42,19 +43,24 @@ FORMAT = "solchain-forecaster"
 VERSION = 1
 CHOICES = ("auto", "ensemble", *MODEL_PATHS)
 DEFAULT_CANDIDATES = ("seasonal_naive", "ets", "mstl_ar", "week_analog", "day_analog")
+# added to the default candidates when the forecaster knows the demand's site
+DAYLIGHT_CANDIDATES = ("ets_daylight", "mstl_ar_daylight")
 
 
 class Forecaster(BaseEstimator):
     """Point forecasts with calibrated intervals, as a DataFrame indexed by future timestamps.
 
     ``horizon`` is the calibrated horizon in steps (default one day); longer predictions widen
-    the last calibrated interval with the square root of the lead time.
+    the last calibrated interval with the square root of the lead time. ``site`` (a
+    ``daylight.Site`` or (latitude, longitude, timezone)) is where the demand is: it goes to the
+    daylight-aware models and adds them to ``auto``'s default candidates.
     """
 
     def __init__(self, model: str = "auto", params: Mapping[str, Any] | None = None,
                  horizon: int | None = None, level: Sequence[float] = (80, 95),
                  n_windows: int = 14, candidates: Sequence[str] | None = None,
-                 ensemble_size: int = 3) -> None:
+                 ensemble_size: int = 3,
+                 site: Site | tuple[float, float, str] | None = None) -> None:
         self.model = model
         self.params = params
         self.horizon = horizon
@@ -62,6 +68,7 @@ class Forecaster(BaseEstimator):
         self.n_windows = n_windows
         self.candidates = candidates
         self.ensemble_size = ensemble_size
+        self.site = site
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> Forecaster:
         """Backtest, choose or weight, calibrate intervals, then fit on all of ``y``."""
@@ -69,6 +76,7 @@ class Forecaster(BaseEstimator):
             raise InvalidInput(f"unknown model {self.model!r}; choose one of {', '.join(CHOICES)}",
                                field="model", value=self.model)
         levels = check_levels(self.level)
+        self.site_ = as_site(self.site)
         values = check_series(y, min_length=4)
         day = steps_per_day(y.index.freq)
         horizon = check_horizon(self.horizon if self.horizon is not None else day)
@@ -127,7 +135,8 @@ class Forecaster(BaseEstimator):
     def _member_names(self) -> list[str]:
         if self.model not in ("auto", "ensemble"):
             return [self.model]
-        names = list(self.candidates or DEFAULT_CANDIDATES)
+        default = DEFAULT_CANDIDATES + (DAYLIGHT_CANDIDATES if self.site_ is not None else ())
+        names = list(self.candidates or default)
         bad = [n for n in names if n not in MODEL_PATHS]
         if bad or not names:
             raise InvalidInput(f"unknown candidate(s) {bad}; choose from {', '.join(MODEL_PATHS)}",
@@ -139,11 +148,10 @@ class Forecaster(BaseEstimator):
         """Backtest each member; in auto/ensemble mode skip members that cannot run here."""
         from models.backtest import backtest  # models.backtest imports this package
 
-        params = dict(self.params or {})
         results: dict[str, BacktestResult] = {}
         failures: dict[str, str] = {}
         for name in self._member_names():
-            member_params = params.get(name, {}) if self.model in ("auto", "ensemble") else params
+            member_params = self._params_for(name)
 
             def factory(name: str = name, kw: Mapping[str, Any] = member_params) -> PointModel:
                 return make_model(name, **kw)
@@ -184,13 +192,20 @@ class Forecaster(BaseEstimator):
         name = next(iter(weights)) if len(weights) == 1 else "ensemble"
         return name, weights, held_out_errors(forecasts, first.actuals)
 
-    def _final_model(self, name: str, weights: Mapping[str, float]) -> PointModel:
+    def _params_for(self, name: str) -> dict[str, Any]:
+        """A member's hyperparameters: its entry of ``params`` in auto/ensemble mode, all of
+        ``params`` for a single model; the site for the daylight-aware models."""
         params = dict(self.params or {})
+        own = dict(params.get(name, {})) if self.model in ("auto", "ensemble") else params
+        if name in SITE_MODELS and self.site_ is not None:
+            own["site"] = self.site_
+        return own
+
+    def _final_model(self, name: str, weights: Mapping[str, float]) -> PointModel:
         if name == "ensemble" or (self.model in ("auto", "ensemble") and len(weights) > 1):
-            return WeightedEnsemble(weights=weights, params=params)
-        if self.model in ("auto", "ensemble"):
-            return make_model(name, **params.get(name, {}))
-        return make_model(name, **params)
+            return WeightedEnsemble(weights=weights,
+                                    params={n: self._params_for(n) for n in weights})
+        return make_model(name, **self._params_for(name))
 
 
 def _payload(data: bytes) -> dict[str, Any]:

@@ -13,6 +13,8 @@ MODEL_PATHS: dict[str, str] = {
     "ets": "models.forecasting.ets:MSTLETS",
     "arima": "models.forecasting.arima:AutoSARIMAX",
     "mstl_ar": "models.forecasting.arima:MSTLAR",
+    "ets_daylight": "models.forecasting.ets:MSTLETS",
+    "mstl_ar_daylight": "models.forecasting.arima:MSTLAR",
     "week_analog": "models.forecasting.analog:WeekAnalog",
     "day_analog": "models.forecasting.analog:DayAnalog",
     "gbm": "models.forecasting.gbm:GBMForecaster",
@@ -20,6 +22,8 @@ MODEL_PATHS: dict[str, str] = {
     "transformer": "models.forecasting.deep:TransformerForecaster",
     "prophet": "models.forecasting.prophet:ProphetForecaster",
 }
+# the daylight-aware variants: the same models given the demand's site (see daylight.py)
+SITE_MODELS = frozenset({"ets_daylight", "mstl_ar_daylight"})
 
 
 def make_model(name: str, **params: Any) -> PointModel:
@@ -28,6 +32,9 @@ def make_model(name: str, **params: Any) -> PointModel:
         choices = ", ".join(sorted(MODEL_PATHS))
         raise InvalidInput(f"unknown model {name!r}; choose one of {choices}",
                            field="model", value=name)
+    if name in SITE_MODELS and params.get("site") is None:
+        raise InvalidInput(f"model {name!r} needs the demand's site: site=(latitude, longitude, "
+                           "timezone)", field="site", value=None)
     if name == "prophet":
         try:
             importlib.import_module("prophet")

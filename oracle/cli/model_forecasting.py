@@ -11,7 +11,9 @@ import typer
 from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
 from models.forecasting import Forecaster
+from models.forecasting.daylight import Site
 from models.forecasting.forecaster import CHOICES
+from models.forecasting.registry import SITE_MODELS
 from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_table, write_output
 from oracle.errors import ConfigError, ModelError, SourceDataInvalid
 
@@ -22,6 +24,23 @@ TsOpt = Annotated[str, typer.Option("--ts-column", help="Timestamp column (ISO 8
 ValueOpt = Annotated[str, typer.Option("--value-column", help="Value column to forecast.")]
 LevelOpt = Annotated[list[float] | None, typer.Option(
     "--level", help="Interval level in percent; repeat for several (default 80 and 95).")]
+SiteOpt = Annotated[str | None, typer.Option(
+    "--site", help="Where the demand is, 'LAT,LON' in degrees: enables the daylight-aware "
+                   "models (ets_daylight, mstl_ar_daylight) and adds them to auto's candidates.")]
+
+
+def parse_site(text: str | None) -> Site | None:
+    """``--site 'LAT,LON'`` as a Site (the file's timestamps carry their own offsets)."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        if len(parts) != 2:
+            raise ValueError(text)
+        return Site(float(parts[0]), float(parts[1]))
+    except (ValueError, InvalidInput) as err:
+        raise ConfigError(f"--site must be 'LAT,LON' in degrees (latitude -90..90, longitude "
+                          f"-180..180), got {text!r}", key="site", value=text) from err
 
 
 def read_series(path: Path, ts_column: str, value_column: str) -> pd.Series:
@@ -56,15 +75,19 @@ def read_series(path: Path, ts_column: str, value_column: str) -> pd.Series:
 
 def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "auto",
                   ts_column: str = "ts", value_column: str = "value",
-                  levels: list[float] | None = None) -> pd.DataFrame:
+                  levels: list[float] | None = None, site: str | None = None) -> pd.DataFrame:
     """Fit ``model`` on the file's series and write ``horizon`` steps with intervals."""
     if model not in CHOICES:
         raise ConfigError(f"--model: unknown model {model!r}; choose one of {', '.join(CHOICES)}",
                           key="model", value=model)
+    where = parse_site(site)
+    if model in SITE_MODELS and where is None:
+        raise ConfigError(f"--model {model} needs --site 'LAT,LON'", key="site", value=None)
     y = read_series(input_path, ts_column, value_column)
     level = tuple(levels) if levels else (80, 95)
     try:
-        forecast = Forecaster(model=model, horizon=horizon, level=level).fit(y).predict(horizon)
+        forecast = Forecaster(model=model, horizon=horizon, level=level,
+                              site=where).fit(y).predict(horizon)
     except InvalidInput as err:
         raise SourceDataInvalid(f"{input_path}: {err}", field=err.field, row=err.row,
                                 value=err.value) from err
@@ -83,8 +106,9 @@ def register(app: typer.Typer) -> None:
     def forecast(input: InputOpt, output: OutputOpt, horizon: HorizonOpt,
                  model: ModelOpt = "auto", ts_column: TsOpt = "ts",
                  value_column: ValueOpt = "value", level: LevelOpt = None,
-                 config: ConfigOpt = None) -> None:
+                 site: SiteOpt = None, config: ConfigOpt = None) -> None:
         """Forecast a regular series (ts, value) to a file of mean, lo_<level>, hi_<level>
         per future timestamp; `auto` picks the model by rolling-origin backtest."""
-        frame = forecast_file(input, output, horizon, model, ts_column, value_column, level)
+        frame = forecast_file(input, output, horizon, model, ts_column, value_column, level,
+                              site)
         typer.echo(f"{len(frame)} steps from {frame.index[0]} written to {output}")

@@ -85,3 +85,13 @@ def test_bad_arguments() -> None:
         backtest("ets", series(), 24, window="sliding")
     with pytest.raises(InvalidInput, match="unknown model"):
         backtest("holt", series(), 24)
+
+
+def test_default_first_origin_leaves_mstl_more_than_two_days() -> None:
+    """Was: an origin at exactly two days, where MSTL (which needs more) failed the backtest."""
+    y = series(days=10)
+    result = backtest("ets", y, 24, n_origins=14)
+    # origins a day apart back from 216 (the last 24 values held out): 48, exactly two days,
+    # is left out, so 72 .. 216
+    assert [y.index.get_loc(o) for o in result.origins] == list(range(72, 217, 24))
+    assert np.isfinite(result.forecasts).all()

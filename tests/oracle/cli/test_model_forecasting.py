@@ -107,3 +107,27 @@ def test_too_short_series_exits_2(app: typer.Typer, tmp_path: Path) -> None:
     assert isinstance(result.exception, SourceDataInvalid)
     assert result.exception.exit_code == 2
     assert not out.exists()
+
+
+def test_site_option_runs_a_daylight_model(app: typer.Typer, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, [
+        "forecast", "-i", str(series_file(tmp_path, days=10)), "-o", str(out), "-H", "24",
+        "--model", "ets_daylight", "--site", "51.5,-0.13", "--ts-column", "timestamp",
+        "--value-column", "kwh"])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) == 24
+
+
+@pytest.mark.parametrize(("model", "site", "match"), [
+    ("ets_daylight", None, "needs --site"),
+    ("ets", "51.5", "--site must be"),
+    ("ets", "north,west", "--site must be"),
+    ("ets", "95,0", "--site must be"),
+])
+def test_bad_or_missing_site_names_the_option(tmp_path: Path, model: str, site: str | None,
+                                              match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as err:
+        forecast_file(series_file(tmp_path), tmp_path / "o.csv", 6, model, "timestamp", "kwh",
+                      site=site)
+    assert err.value.key == "site"
