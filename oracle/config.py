@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -76,7 +84,16 @@ class PricingSettings(Section):
 
 
 class ModelSettings(Section):
-    forecast_model: str = Field(default="ets", description="Forecaster used by the daemon: auto, seasonal_naive, ets, arima, gbm, lstm, transformer, ensemble.")
+    forecast_model: str = Field(default="ets", description="Forecaster used by the daemon: auto, seasonal_naive, ets, mstl_ar, ets_daylight, mstl_ar_daylight, arima, week_analog, day_analog, gbm, lstm, transformer, prophet, ensemble.")
+    site_latitude: float | None = Field(default=None, ge=-90, le=90, description="Latitude of the market's demand in degrees; with site_longitude it enables the daylight-aware forecasters (the evening lighting ramp follows sunset) and adds them to auto's candidates.")
+    site_longitude: float | None = Field(default=None, ge=-180, le=180, description="Longitude of the market's demand in degrees (east positive); set both or neither.")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> ModelSettings:
+        if (self.site_latitude is None) != (self.site_longitude is None):
+            missing = "site_longitude" if self.site_longitude is None else "site_latitude"
+            raise ValueError(f"set site_latitude and site_longitude together ({missing} is missing)")
+        return self
 
 
 class ApiSettings(Section):

@@ -50,6 +50,7 @@ from oracle.store.readings import readings_frame, totals_frame
 from oracle.store.tables import ForecastRow, PriceRound, Report
 
 if TYPE_CHECKING:
+    from models.forecasting import Forecaster
     from oracle.app import Application
 
 log = logging.getLogger("oracle.jobs")
@@ -116,6 +117,18 @@ def _hourly(frame: pd.DataFrame, column: str, since: datetime, until: datetime) 
     return series.interpolate(limit_direction="both")
 
 
+def _forecaster(app: Application) -> Forecaster:
+    """The daemon's forecaster: the configured model, told the market's site when it is set."""
+    from models.forecasting import Forecaster  # imported late: keeps `oracle --help` fast
+    from models.forecasting.daylight import Site
+
+    settings = app.settings.models
+    site = None
+    if settings.site_latitude is not None and settings.site_longitude is not None:
+        site = Site(settings.site_latitude, settings.site_longitude)  # the index is in UTC
+    return Forecaster(model=settings.forecast_model, site=site)
+
+
 # ---------------------------------------------------------------- stages
 
 
@@ -133,8 +146,6 @@ def ingest(app: Application, start: datetime) -> dict[str, Any]:
 @_model_errors("forecast")
 def forecast(app: Application, start: datetime) -> dict[str, Any]:
     """Zone demand and solar production for the next 24 h, with intervals."""
-    from models.forecasting import Forecaster
-
     with session_scope(app.engine) as session:
         frame = totals_frame(session, start - HISTORY, start)
     if frame.empty:
@@ -146,7 +157,7 @@ def forecast(app: Application, start: datetime) -> dict[str, Any]:
             y = _hourly(frame, column, start - HISTORY, start).dropna()
             y.index.freq = "h"  # type: ignore[misc]
             model = app.settings.models.forecast_model
-            prediction = Forecaster(model=model).fit(y).predict(FORECAST_HOURS)
+            prediction = _forecaster(app).fit(y).predict(FORECAST_HOURS)
             if target == "solar":
                 prediction = prediction.clip(lower=0.0)
             results.save_forecast(session, target=target, entity_id=app.settings.pricing.zone,
@@ -379,7 +390,6 @@ def _registry(app: Application) -> Any:
 
 def retrain(app: Application, trigger: str = "schedule") -> dict[str, Any]:
     """Champion/challenger for the zone demand forecaster on the stored history."""
-    from models.forecasting import Forecaster
     from oracle.serving.retraining import champion_challenger
 
     end = app.clock().replace(minute=0, second=0, microsecond=0)
@@ -389,7 +399,7 @@ def retrain(app: Application, trigger: str = "schedule") -> dict[str, Any]:
     y.index.freq = "h"  # type: ignore[misc]
     model = app.settings.models.forecast_model
     decision = champion_challenger(_registry(app), "demand", y,
-                                   lambda s: Forecaster(model=model).fit(s),
+                                   lambda s: _forecaster(app).fit(s),
                                    params={"model": model}, trigger=trigger)
     with session_scope(app.engine) as session:  # the detector learns the past week, off the tick path
         week = readings_frame(session, end - DETECTION_HISTORY, end)

@@ -35,6 +35,8 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ('[pricing]\nrule = "vickrey"\n', "'pricing.rule' = 'vickrey'"),
     ('database_url = "mysql://x"\n', "'database_url' = 'mysql://x'"),
     ("[chain\nconfirmations = 2\n", "not valid TOML"),
+    ("[models]\nsite_latitude = 95\n", "'models.site_latitude' = 95"),
+    ("[models]\nsite_latitude = 51.5\n", "site_longitude is missing"),
 ])
 def test_bad_config_names_key_and_value(tmp_path: Path, body: str, needle: str) -> None:
     cfg = tmp_path / "oracle.toml"

@@ -4,9 +4,11 @@ and the reference backend replaying real data on a loopback port, on a simulated
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -176,3 +178,21 @@ def test_a_first_tick_that_fails_is_retried_not_skipped(world) -> None:  # type:
     _advance(clock, 1)  # restarted an interval later: the failed one comes first
     done = jobs.catch_up(app)
     assert [o.interval_start for o in done] == [clock.now_value - HOUR, clock.now_value]
+
+
+def test_daemon_forecaster_is_told_the_site_when_it_is_set() -> None:
+    from types import SimpleNamespace
+
+    from models.forecasting.daylight import Site
+    from oracle.config import Settings
+    plain = jobs._forecaster(SimpleNamespace(settings=Settings()))  # type: ignore[arg-type]
+    assert plain.site is None and plain.model == "ets"
+    settings = Settings(models={"forecast_model": "mstl_ar_daylight", "site_latitude": 52.5,
+                                "site_longitude": -1.5})
+    forecaster = jobs._forecaster(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    assert forecaster.site == Site(52.5, -1.5)
+    index = pd.date_range("2024-09-01", periods=24 * 21, freq="h", tz=UTC)
+    noise = np.random.default_rng(0).normal(0, 1, len(index))
+    y = pd.Series(100 + 20 * np.sin(2 * np.pi * index.hour / 24) + noise, index=index)
+    frame = forecaster.set_params(n_windows=2).fit(y).predict(24)
+    assert np.isfinite(frame.to_numpy()).all() and frame.index[0] == index[-1] + HOUR
