@@ -19,6 +19,11 @@ from models.forecasting.base import check_series, repeat_cycle, season_lengths
 from models.forecasting.daylight import drift_adjustment
 
 
+def default_windows(n: int) -> list[int]:
+    """MSTL's seasonal smoother lengths in cycles for ``n`` periods (statsmodels' 7 + 4 i)."""
+    return [7 + 4 * (i + 1) for i in range(n)]
+
+
 @dataclass(frozen=True)
 class Components:
     """Arrays of an additive decomposition: ``seasonal`` has one column per period."""
@@ -44,8 +49,9 @@ class Components:
         for j, period in enumerate(self.periods):
             out += repeat_cycle(self.seasonal[-period:, j], horizon)
         if drift_mask is not None:
-            out += drift_adjustment(self.seasonal[:, 0], self.periods[0], self.windows[0],
-                                    horizon, drift_mask)
+            window = self.windows[0] if self.windows else default_windows(1)[0]
+            out += drift_adjustment(self.seasonal[:, 0], self.periods[0], window, horizon,
+                                    drift_mask)
         return out
 
 
@@ -62,7 +68,7 @@ def decompose(values: np.ndarray, periods: Sequence[int],
         raise InvalidInput("the series is shorter than two cycles of its shortest season",
                            field="y", value=len(values))
     if windows is None:
-        windows = [7 + 4 * (i + 1) for i in range(len(periods))]
+        windows = default_windows(len(periods))
     windows = [w + 1 if w % 2 == 0 else w for w in windows][: len(periods)]
     result = MSTL(np.asarray(values, dtype="float64"), periods=periods, windows=windows,
                   iterate=iterate if len(periods) > 1 else 1,
