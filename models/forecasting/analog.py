@@ -29,6 +29,7 @@ from models.errors import InvalidInput
 from models.forecasting.base import (
     check_fitted,
     check_horizon,
+    check_positive_int,
     check_series,
     repeat_cycle,
     steps_per_day,
@@ -48,10 +49,8 @@ class WeekAnalog(BaseEstimator):
         """Keep the last week of ``y`` and the level shift since a week ago (X is ignored)."""
         values = check_series(y, min_length=2)
         day = steps_per_day(y.index.freq)
-        window = day // 4 if self.level_window is None else self.level_window
-        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-            raise InvalidInput(f"level_window must be a positive integer, got {window!r}",
-                               field="level_window", value=window)
+        window = check_positive_int(day // 4 if self.level_window is None else self.level_window,
+                                    "level_window")
         week = 7 * day
         if len(values) < week + window:
             raise InvalidInput(f"y has {len(values)} values; the week analog needs at least "

@@ -17,7 +17,13 @@ from statsmodels.tsa.ar_model import AutoReg
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from models.errors import InvalidInput
-from models.forecasting.base import check_fitted, check_horizon, check_series, steps_per_day
+from models.forecasting.base import (
+    check_fitted,
+    check_horizon,
+    check_positive_int,
+    check_series,
+    steps_per_day,
+)
 from models.forecasting.daylight import Site, as_site, future_twilight
 from models.forecasting.ets import fit_components
 
@@ -94,10 +100,7 @@ class MSTLAR(BaseEstimator):
         """Decompose ``y``; fit the autoregression on the last ``ar_window`` values."""
         values = check_series(y, min_length=8)
         day = steps_per_day(y.index.freq)
-        lags = day // 2 if self.lags is None else self.lags
-        if isinstance(lags, bool) or not isinstance(lags, int) or lags < 1:
-            raise InvalidInput(f"lags must be a positive integer, got {lags!r}", field="lags",
-                               value=lags)
+        lags = check_positive_int(day // 2 if self.lags is None else self.lags, "lags")
         self.site_ = as_site(self.site)
         self.log_, self.components_ = fit_components(values, self.log, self.windows,
                                                      self.max_train)

@@ -88,12 +88,17 @@ def check_series(y: pd.Series, *, min_length: int, name: str = "y") -> pd.Series
     return values
 
 
+def check_positive_int(value: object, name: str) -> int:
+    """``value`` as an int when it is a positive integer (not a bool); else an error naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InvalidInput(f"{name} must be a positive integer, got {value!r}", field=name,
+                           value=value)
+    return int(value)
+
+
 def check_horizon(horizon: object) -> int:
     """A horizon must be a positive integer number of steps."""
-    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-        raise InvalidInput(f"horizon must be a positive integer, got {horizon!r}",
-                           field="horizon", value=horizon)
-    return int(horizon)
+    return check_positive_int(horizon, "horizon")
 
 
 def check_fitted(model: object, attribute: str) -> None:

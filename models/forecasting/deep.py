@@ -22,6 +22,7 @@ from models.forecasting.base import (
     as_frame,
     check_fitted,
     check_horizon,
+    check_positive_int,
     check_series,
     exog_values,
     future_index,
@@ -67,7 +68,7 @@ class _KerasForecaster(BaseEstimator):  # type: ignore[misc]
         horizon = self.max_horizon if self.max_horizon is not None else day
         for name, value in (("lookback", lookback), ("max_horizon", horizon),
                             ("epochs", self.epochs), ("stride", self.stride)):
-            _positive(name, value)
+            check_positive_int(value, name)
         y = check_series(y, min_length=lookback + horizon + 8)
         self.ref_pos_ = _anchor_positions(lookback, horizon, day) if self.anchor else None
         self.exog_columns_ = [] if X is None else [str(c) for c in as_frame(X, "X").columns]
@@ -257,10 +258,5 @@ def _anchor_positions(lookback: int, horizon: int, day: int) -> np.ndarray:
                            f"horizon), got {lookback}", field="lookback", value=lookback)
     return positions
 
-
-def _positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InvalidInput(f"{name} must be a positive integer, got {value!r}", field=name,
-                           value=value)
 
 

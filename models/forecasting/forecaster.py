@@ -22,6 +22,7 @@ from models.forecasting.base import (
     PointModel,
     check_fitted,
     check_horizon,
+    check_positive_int,
     check_series,
     steps_per_day,
 )
@@ -80,10 +81,7 @@ class Forecaster(BaseEstimator):
         values = check_series(y, min_length=4)
         day = steps_per_day(y.index.freq)
         horizon = check_horizon(self.horizon if self.horizon is not None else day)
-        if isinstance(self.n_windows, bool) or not isinstance(self.n_windows, int) \
-                or self.n_windows < 1:
-            raise InvalidInput(f"n_windows must be a positive integer, got {self.n_windows!r}",
-                               field="n_windows", value=self.n_windows)
+        check_positive_int(self.n_windows, "n_windows")
         t0 = time.perf_counter()
         results = self._backtests(values, X, horizon)
         name, weights, errors = self._choose(results)
