@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from models.errors import InvalidInput
+from models.forecasting.base import future_index
 
 # The band and the slope span were set from the physics before any test (civil and nautical
 # twilight reach 12 degrees below the horizon; low sun up to 12 degrees above dims rooms), not
@@ -120,5 +121,4 @@ def future_twilight(index: pd.DatetimeIndex, horizon: int, site: Site | None) ->
     """The twilight mask of the ``horizon`` steps after ``index`` (None without a site)."""
     if site is None:
         return None
-    future = pd.date_range(index[-1] + index.freq, periods=horizon, freq=index.freq)
-    return twilight_mask(future, site)
+    return twilight_mask(future_index(index, horizon), site)
