@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -90,9 +91,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def hardhat_url() -> Iterator[str]:
-    """A real JSON-RPC node: `hardhat node` on a free loopback port, stopped afterwards."""
+@contextmanager
+def hardhat_node() -> Iterator[str]:
+    """`hardhat node` on a free loopback port, stopped afterwards; yields its URL."""
     if not HARDHAT.exists() or shutil.which("node") is None:
         service_missing("node_modules/.bin/hardhat missing: run `npm ci` (make test does)")
     port = free_port()
@@ -116,6 +117,13 @@ def hardhat_url() -> Iterator[str]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def hardhat_url() -> Iterator[str]:
+    """A real JSON-RPC node: `hardhat node` on a free loopback port, stopped afterwards."""
+    with hardhat_node() as url:
+        yield url
 
 
 CHROMIUM = Path("/usr/bin/chromium")

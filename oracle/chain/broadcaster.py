@@ -69,12 +69,13 @@ class Broadcaster:
               summary: TickSummary) -> tuple[int, bool] | None:
         """Sign and send at ``nonce`` (a fresh one after a nonce refusal): the nonce used and
         whether a node has it (False: the report failed); None: it waits for the next run."""
+        floor: fee_market.Fees | None = None  # after "fee too low": at least this
         while True:
-            fees = self._fees(nonce)
+            fees = self._fees(nonce, floor)
             cost = gas * fees.max_fee
             if self._balance is not None and self._balance < cost:
-                log.warning("key %s holds %d wei, %d needed for report %s: waiting for funds",
-                            self.store.address, self._balance, cost, report.report_id)
+                log.info("key %s holds %d wei, %d needed for report %s: waiting for funds",
+                         self.store.address, self._balance, cost, report.report_id)
                 summary.out_of_funds = True
                 return None
             attempt = self.ops.sign(report, nonce, gas, fees, head)
@@ -89,6 +90,8 @@ class Broadcaster:
             if sent.kind is RpcErrorKind.TRANSPORT:  # stays signed: sent again next run
                 raise RpcUnavailable(f"sending {attempt.tx_hash}: {sent.message}")
             self.store.drop_attempt(attempt.tx_hash, sent.message)
+            if sent.kind is RpcErrorKind.NONCE_TOO_HIGH:
+                self._fill_below(nonce)
             if sent.kind in _RESYNC and self._resyncs < MAX_RESYNCS:
                 self._resyncs += 1
                 log.warning("report %s: nonce %d refused (%s); resyncing from the chain",
@@ -98,8 +101,18 @@ class Broadcaster:
             if sent.kind in (RpcErrorKind.EXECUTION_REVERTED, RpcErrorKind.INVALID):
                 self._fail(report, sent.message, head, summary)
                 return nonce, False
+            if sent.kind is RpcErrorKind.FEE_TOO_LOW and fees.max_fee < self.ops.cap:
+                floor = fees.bumped(self.settings.fee_bump_percent, self.ops.cap)
+                continue  # each round at least fee_bump_percent higher: ends at the cap
             self._hold(report, sent.kind, fees, sent.message, summary)
             return None
+
+    def _fill_below(self, nonce: int) -> None:
+        """A gap below ``nonce``: send our live attempts there again (one may never have
+        reached the node, say an unknown error on its way)."""
+        for attempt in self.store.attempts(statuses=LIVE):
+            if attempt.nonce < nonce:
+                self.ops.send(attempt)
 
     def _settled_before(self, report: StoredReport, head: int, summary: TickSummary) -> bool:
         """A report with earlier attempts may be on chain already: then it is settled here."""
@@ -134,12 +147,16 @@ class Broadcaster:
         summary.reverted.append(error)
         return None
 
-    def _fees(self, nonce: int) -> fee_market.Fees:
-        """The market's fees, above any of our transactions that may still hold ``nonce``."""
+    def _fees(self, nonce: int, floor: fee_market.Fees | None) -> fee_market.Fees:
+        """The market's fees (at least ``floor``), above any of our transactions that may
+        still hold ``nonce``."""
+        market = self.ops.market_fees()
+        if floor is not None:
+            market = fee_market.Fees(max(market.max_fee, floor.max_fee),
+                                     max(market.priority, floor.priority))
         others = [fee_market.Fees(a.max_fee_per_gas, a.max_priority_fee_per_gas)
                   for a in self.store.attempts(nonce=nonce, statuses=(*LIVE, REPLACED))]
-        return fee_market.above(self.ops.market_fees(), others, self.settings.fee_bump_percent,
-                                self.ops.cap)
+        return fee_market.above(market, others, self.settings.fee_bump_percent, self.ops.cap)
 
     def _fail(self, report: StoredReport, reason: str, head: int, summary: TickSummary) -> None:
         """Refused for good: failed, unless the chain has its effect anyway."""
@@ -158,4 +175,4 @@ class Broadcaster:
             summary.out_of_funds = True
         elif kind is RpcErrorKind.FEE_TOO_LOW and fees.max_fee >= self.ops.cap:
             summary.stuck.add(report.report_id)
-        log.warning("report %s held for the next run: %s", report.report_id, message)
+        log.info("report %s held for the next run: %s", report.report_id, message)

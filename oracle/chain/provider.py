@@ -58,6 +58,7 @@ class Endpoint:
     syncing: bool = False
     lag: int = 0
     healthy: bool = True
+    chain_id: Any = None  # as the endpoint said it (hex)
 
     @property
     def name(self) -> str:
@@ -84,6 +85,7 @@ class RpcPool(JSONBaseProvider):
         self.max_head_lag_blocks = max_head_lag_blocks
         self.max_failures = max_failures
         self.retries = retries
+        self._chain_id: Any = None  # one chain behind every endpoint (checked at connect)
 
     @property
     def urls(self) -> list[str]:
@@ -100,6 +102,8 @@ class RpcPool(JSONBaseProvider):
                 self._judge(ep)
                 continue
             try:
+                if ep.chain_id is None:
+                    ep.chain_id = self._call(ep, "eth_chainId", [])
                 head = self._call(ep, "eth_blockNumber", [])
             except (RpcUnavailable, ValueError):
                 continue
@@ -117,6 +121,8 @@ class RpcPool(JSONBaseProvider):
     def _judge(self, ep: Endpoint) -> None:
         """Healthy or not, logged once on each change."""
         reasons = []
+        if self._wrong_chain(ep):  # never used again
+            reasons.append(f"on chain {ep.chain_id}, not {self._chain_id}")
         if ep.failures >= self.max_failures:
             reasons.append(f"{ep.failures} failures in a row")
         if ep.syncing:
@@ -132,10 +138,14 @@ class RpcPool(JSONBaseProvider):
         ep.healthy = healthy
 
     def ranked(self) -> list[Endpoint]:
-        """Full endpoints, healthiest first (ties: the configured order)."""
+        """Full endpoints on our chain, healthiest first (ties: the configured order)."""
         order = {id(ep): i for i, ep in enumerate(self.endpoints)}
-        return sorted(self._full(), key=lambda ep: (not ep.healthy, ep.lag, ep.failures,
-                                                    order[id(ep)]))
+        usable = [ep for ep in self._full() if not self._wrong_chain(ep)]
+        return sorted(usable, key=lambda ep: (not ep.healthy, ep.lag, ep.failures,
+                                              order[id(ep)]))
+
+    def _wrong_chain(self, ep: Endpoint) -> bool:
+        return self._chain_id is not None and ep.chain_id not in (None, self._chain_id)
 
     def _full(self) -> list[Endpoint]:
         return [ep for ep in self.endpoints if not ep.send_only]
@@ -145,9 +155,14 @@ class RpcPool(JSONBaseProvider):
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         if method == SEND_RAW:
             return self._send_everywhere(method, params)
+        if method == "eth_chainId" and self._chain_id is not None:
+            return {"jsonrpc": "2.0", "id": 0, "result": self._chain_id}  # web3 asks per call
         repeatable = _repeatable(method)
-        return self._first_answer(method, params, self.ranked(),
-                                  self.retries + 1 if repeatable else 1, repeatable)[0]
+        reply = self._first_answer(method, params, self.ranked(),
+                                   self.retries + 1 if repeatable else 1, repeatable)[0]
+        if method == "eth_chainId" and "result" in reply:
+            self._chain_id = reply["result"]
+        return reply
 
     def _first_answer(self, method: str, params: Any, endpoints: list[Endpoint], rounds: int,
                       retry_errors: bool) -> tuple[RPCResponse, Endpoint | None]:

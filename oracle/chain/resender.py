@@ -115,11 +115,10 @@ class Resender:
         old = fee_market.Fees(attempt.max_fee_per_gas, attempt.max_priority_fee_per_gas)
         new = fee_market.replacement(old, self.ops.market_fees(),
                                      self.settings.fee_bump_percent, self.ops.cap)
-        if new is None:
-            if report.report_id not in summary.stuck:
-                log.warning("report %s: transaction %s not mined after %d blocks and its fees "
-                            "are at the cap (%d wei)", report.report_id, attempt.tx_hash,
-                            head - (attempt.broadcast_block or head), self.ops.cap)
+        if new is None:  # the alert is raised once, by the manager
+            log.debug("report %s: %s not mined after %d blocks, fees at the cap (%d wei)",
+                      report.report_id, attempt.tx_hash,
+                      head - (attempt.broadcast_block or head), self.ops.cap)
             summary.stuck.add(report.report_id)
             return None
         replacement = self.ops.sign(report, attempt.nonce, attempt.gas_limit, new, head)

@@ -103,7 +103,7 @@ class TxManager:
             self.broadcaster.run(head, summary)
         except RpcUnavailable as err:
             summary.deferred = str(err)
-            log.warning("transaction manager stopped early, resuming next run: %s", err)
+            log.info("transaction manager stopped early, resuming next run: %s", err)
         self._raise_alerts(summary)
         return summary
 
