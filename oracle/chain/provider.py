@@ -70,7 +70,7 @@ class RpcPool(JSONBaseProvider):
 
     def __init__(self, urls: list[str], *, send_only_urls: list[str] | None = None,
                  timeout_s: float = 120.0, max_head_lag_blocks: int = 5,
-                 max_failures: int = 3, retries: int = 2) -> None:
+                 max_failures: int = 3, retries: int = 2, chain_id: int | None = None) -> None:
         super().__init__()
         if not urls:
             raise ConfigError("setting 'chain.rpc_urls': give at least one URL",
@@ -85,7 +85,9 @@ class RpcPool(JSONBaseProvider):
         self.max_head_lag_blocks = max_head_lag_blocks
         self.max_failures = max_failures
         self.retries = retries
-        self._chain_id: Any = None  # one chain behind every endpoint (checked at connect)
+        # the chain every endpoint must be on: as configured, else the first answer's
+        self._chain_id: Any = hex(chain_id) if chain_id is not None else None
+        self._chain_id_seen = False  # web3 asks per call: answered here once one endpoint has
 
     @property
     def urls(self) -> list[str]:
@@ -145,7 +147,8 @@ class RpcPool(JSONBaseProvider):
                                               order[id(ep)]))
 
     def _wrong_chain(self, ep: Endpoint) -> bool:
-        return self._chain_id is not None and ep.chain_id not in (None, self._chain_id)
+        return (self._chain_id is not None and ep.chain_id is not None
+                and int(str(ep.chain_id), 16) != int(str(self._chain_id), 16))
 
     def _full(self) -> list[Endpoint]:
         return [ep for ep in self.endpoints if not ep.send_only]
@@ -155,13 +158,14 @@ class RpcPool(JSONBaseProvider):
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         if method == SEND_RAW:
             return self._send_everywhere(method, params)
-        if method == "eth_chainId" and self._chain_id is not None:
-            return {"jsonrpc": "2.0", "id": 0, "result": self._chain_id}  # web3 asks per call
+        if method == "eth_chainId" and self._chain_id_seen:
+            return {"jsonrpc": "2.0", "id": 0, "result": self._chain_id}
         repeatable = _repeatable(method)
         reply = self._first_answer(method, params, self.ranked(),
                                    self.retries + 1 if repeatable else 1, repeatable)[0]
-        if method == "eth_chainId" and "result" in reply:
-            self._chain_id = reply["result"]
+        if method == "eth_chainId" and "result" in reply and (
+                self._chain_id is None or int(str(reply["result"]), 16) == int(self._chain_id, 16)):
+            self._chain_id, self._chain_id_seen = reply["result"], True
         return reply
 
     def _first_answer(self, method: str, params: Any, endpoints: list[Endpoint], rounds: int,
@@ -244,12 +248,16 @@ def connect(settings: ChainSettings) -> Web3:
     pool = RpcPool(settings.rpc_urls, send_only_urls=settings.send_only_urls,
                    timeout_s=settings.tx_timeout_s,
                    max_head_lag_blocks=settings.max_head_lag_blocks,
-                   max_failures=settings.max_rpc_failures, retries=settings.rpc_retries)
+                   max_failures=settings.max_rpc_failures, retries=settings.rpc_retries,
+                   chain_id=settings.chain_id)
+    pool.probe()  # learns each endpoint's chain and head
+    if settings.chain_id is not None and not pool.ranked():
+        said = sorted({int(str(ep.chain_id), 16) for ep in pool.endpoints if ep.chain_id})
+        raise ConfigError(f"setting 'chain.chain_id' = {settings.chain_id}: the nodes say "
+                          f"{', '.join(map(str, said)) or 'nothing'}", key="chain.chain_id",
+                          value=settings.chain_id)
     w3 = Web3(pool)
-    chain_id = w3.eth.chain_id
-    if settings.chain_id is not None and chain_id != settings.chain_id:
-        raise ConfigError(f"setting 'chain.chain_id' = {settings.chain_id}: the node says "
-                          f"{chain_id}", key="chain.chain_id", value=settings.chain_id)
+    _ = w3.eth.chain_id  # the first endpoint to answer sets it when it is not configured
     return w3
 
 

@@ -91,8 +91,9 @@ class Reports:
     queued_at: dict[str, float] = field(default_factory=dict)
     _n: int = 0
 
-    def queue(self, txm: TxManager, count: int, clock: Callable[[], float] | None = None
+    def queue(self, txm: TxManager, count: int, stamp: Callable[[], float] | None = None
               ) -> list[str]:
+        """Queue ``count`` more; ``stamp`` records when (for queue-to-confirmed times)."""
         ids = []
         for _ in range(count):
             self._n += 1
@@ -104,8 +105,8 @@ class Reports:
             assert report is not None
             self.data[report.payload["data"].lower()] = rid
             self.queued.append(rid)
-            if clock is not None:
-                self.queued_at[rid] = clock()
+            if stamp is not None:
+                self.queued_at[rid] = stamp()
             ids.append(rid)
         return ids
 
