@@ -21,7 +21,7 @@ from oracle.chain.rpc_errors import (
     error_message,
     translate_revert,
 )
-from oracle.chain.txstore import StoredAttempt, StoredReport, TxStore
+from oracle.chain.txstore import CONFIRMED, WATCHED, StoredAttempt, StoredReport, TxStore
 from oracle.config import ChainSettings
 from oracle.errors import RpcUnavailable, TxReverted
 
@@ -130,7 +130,8 @@ class Attempts:
     def landing(self, report: StoredReport) -> Landing | None:
         """Is the report on chain? One of its attempts mined successfully, else its effect
         (landed or superseded); None when it is not there and still can be."""
-        for attempt in self.store.attempts(report_id=report.report_id):
+        for attempt in self.store.attempts(report_id=report.report_id,
+                                           statuses=(*WATCHED, CONFIRMED)):  # not refused ones
             receipt = self.receipt(attempt.tx_hash)
             if receipt is not None and receipt["status"] == 1:
                 return Landing(attempt, receipt)

@@ -17,7 +17,7 @@ from oracle.chain.confirmer import Confirmer
 from oracle.chain.nonces import NonceTracker
 from oracle.chain.rpc_errors import REVERT_ERRORS, RpcErrorKind, classify, translate_revert
 from oracle.chain.summary import TickSummary
-from oracle.chain.txstore import FAILED, LIVE, PENDING, REPLACED, StoredReport
+from oracle.chain.txstore import DROPPED, FAILED, LIVE, PENDING, REPLACED, StoredReport
 from oracle.errors import RpcUnavailable
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Broadcaster:
         whether a node has it (False: the report failed); None: it waits for the next run."""
         floor: fee_market.Fees | None = None  # after "fee too low": at least this
         while True:
-            fees = self._fees(nonce, floor)
+            fees = self._fees(report, nonce, floor)
             cost = gas * fees.max_fee
             if self._balance is not None and self._balance < cost:
                 log.info("key %s holds %d wei, %d needed for report %s: waiting for funds",
@@ -147,16 +147,21 @@ class Broadcaster:
         summary.reverted.append(error)
         return None
 
-    def _fees(self, nonce: int, floor: fee_market.Fees | None) -> fee_market.Fees:
-        """The market's fees (at least ``floor``), above any of our transactions that may
-        still hold ``nonce``."""
-        market = self.ops.market_fees()
-        if floor is not None:
-            market = fee_market.Fees(max(market.max_fee, floor.max_fee),
-                                     max(market.priority, floor.priority))
+    def _fees(self, report: StoredReport, nonce: int,
+              floor: fee_market.Fees | None) -> fee_market.Fees:
+        """The market's fees, at least ``floor`` and what this report was refused at before
+        at this nonce (the same bytes again: no new row), above any of our transactions that
+        may still hold ``nonce``."""
+        at_nonce = self.store.attempts(nonce=nonce)
+        tried = [fee_market.Fees(a.max_fee_per_gas, a.max_priority_fee_per_gas)
+                 for a in at_nonce if a.report_id == report.report_id and a.status == DROPPED]
+        fees = self.ops.market_fees()
+        for low in [*tried, *([floor] if floor is not None else [])]:
+            fees = fee_market.Fees(max(fees.max_fee, low.max_fee),
+                                   max(fees.priority, low.priority))
         others = [fee_market.Fees(a.max_fee_per_gas, a.max_priority_fee_per_gas)
-                  for a in self.store.attempts(nonce=nonce, statuses=(*LIVE, REPLACED))]
-        return fee_market.above(market, others, self.settings.fee_bump_percent, self.ops.cap)
+                  for a in at_nonce if a.status in (*LIVE, REPLACED)]
+        return fee_market.above(fees, others, self.settings.fee_bump_percent, self.ops.cap)
 
     def _fail(self, report: StoredReport, reason: str, head: int, summary: TickSummary) -> None:
         """Refused for good: failed, unless the chain has its effect anyway."""

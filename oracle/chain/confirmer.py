@@ -125,6 +125,10 @@ class Confirmer:
                                  gas_used=receipt["gasUsed"],
                                  effective_gas_price=receipt.get("effectiveGasPrice"),
                                  error=error.reason or "reverted")
+        if self.store.attempts(report_id=report.report_id, statuses=LIVE):
+            log.info("report %s: %s reverted (%s); another attempt is still out",
+                     report.report_id, attempt.tx_hash, error.reason)
+            return
         landing = self.ops.landing(report)
         if landing is not None and not landing.superseded:
             self.settle(report, landing, head, summary)

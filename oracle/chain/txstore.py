@@ -106,7 +106,8 @@ class TxStore(Protocol):
         attempts ``replaced``, the report ``broadcast`` (or ``confirmed``)."""
 
     def mark_reverted(self, tx_hash: str, *, block_number: int, block_hash: str, gas_used: int,
-                      effective_gas_price: int | None, error: str) -> None: ...
+                      effective_gas_price: int | None, error: str) -> None:
+        """Mined but reverted: its live siblings at that nonce ``replaced``; the report as is."""
 
     def mark_reorged(self, tx_hash: str) -> None:
         """Its block left the chain: attempt and report ``broadcast`` again (to be re-sent)."""

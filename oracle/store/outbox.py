@@ -135,7 +135,8 @@ class Outbox:
         """The attempt is in a block (its nonce is used); a success moves its report on."""
         with session_scope(self.engine) as session:
             attempt = self._by_hash(session, tx_hash)
-            self._replace_others(session, attempt, same_nonce=False)
+            # a success lands the report; a revert only uses up its own nonce
+            self._replace_others(session, attempt, same_nonce=status == "reverted")
             attempt.status, attempt.error = status, error
             attempt.block_number, attempt.block_hash = block_number, block_hash
             attempt.gas_used, attempt.effective_gas_price = gas_used, effective_gas_price

@@ -262,13 +262,16 @@ def test_a_base_fee_above_the_cap_refused_at_broadcast_waits_and_alerts(
     txm = make(max_fee_per_gas_gwei=5)
     reports = Reports(node)
     ids = reports.queue(txm, 2)
-    summaries = []
+    summaries, rows = [], []
     for _ in range(3):  # automine: the node refuses fees below the next block's base fee
         node.rpc("hardhat_setNextBlockBaseFeePerGas", hex(40 * GWEI))
         summaries.append(txm.tick())
+        rows.append(len(txm.store.attempts()))
     assert not any(s.broadcast for s in summaries)
     assert _alerts(summaries) == [("tx_stuck", ids[0])]
     assert {a.status for a in txm.store.attempts()} == {"dropped"}
+    assert rows[0] == rows[-1]  # raised to the cap once; later runs send the same bytes
+    assert max(a.max_fee_per_gas for a in txm.store.attempts()) == 5 * GWEI
     node.rpc("hardhat_setNextBlockBaseFeePerGas", hex(GWEI))
     summaries = drive(txm, node, ids)
     assert _alerts(summaries) == [("tx_unstuck", ids[0])]
