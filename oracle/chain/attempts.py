@@ -21,7 +21,14 @@ from oracle.chain.rpc_errors import (
     error_message,
     translate_revert,
 )
-from oracle.chain.txstore import CONFIRMED, WATCHED, StoredAttempt, StoredReport, TxStore
+from oracle.chain.txstore import (
+    CONFIRMED,
+    DROPPED,
+    WATCHED,
+    StoredAttempt,
+    StoredReport,
+    TxStore,
+)
 from oracle.config import ChainSettings
 from oracle.errors import RpcUnavailable, TxReverted
 
@@ -129,9 +136,15 @@ class Attempts:
 
     def landing(self, report: StoredReport) -> Landing | None:
         """Is the report on chain? One of its attempts mined successfully, else its effect
-        (landed or superseded); None when it is not there and still can be."""
+        (landed or superseded); None when it is not there and still can be. A refused
+        attempt is looked up only when the chain has used its nonce (a node may have lied)."""
+        latest: int | None = None
         for attempt in self.store.attempts(report_id=report.report_id,
-                                           statuses=(*WATCHED, CONFIRMED)):  # not refused ones
+                                           statuses=(*WATCHED, CONFIRMED, DROPPED)):
+            if attempt.status == DROPPED:
+                latest = self.nonce_on_chain("latest") if latest is None else latest
+                if attempt.nonce >= latest:
+                    continue
             receipt = self.receipt(attempt.tx_hash)
             if receipt is not None and receipt["status"] == 1:
                 return Landing(attempt, receipt)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from oracle.chain import fees as fee_market
-from oracle.chain.attempts import Attempts
+from oracle.chain.attempts import Attempts, Sent
 from oracle.chain.confirmer import Confirmer
 from oracle.chain.nonces import NonceTracker
 from oracle.chain.rpc_errors import REVERT_ERRORS, RpcErrorKind, classify, translate_revert
@@ -80,8 +80,14 @@ class Broadcaster:
                 return None
             attempt = self.ops.sign(report, nonce, gas, fees, head)
             sent = self.ops.send(attempt)
-            mined = sent.kind in (RpcErrorKind.NONCE_TOO_LOW, RpcErrorKind.EXECUTION_REVERTED) \
-                and self.ops.receipt(attempt.tx_hash) is not None  # hardhat errs on a revert
+            # before a refusal counts: is it mined anyway? (hardhat errs on a mined revert;
+            # a proxy or a node may lose the real answer)
+            mined = sent.kind not in (None, RpcErrorKind.ALREADY_KNOWN, RpcErrorKind.UNKNOWN,
+                                      RpcErrorKind.TRANSPORT) \
+                and self.ops.receipt(attempt.tx_hash) is not None
+            if sent.kind is RpcErrorKind.NONCE_TOO_LOW and not mined \
+                    and self.ops.nonce_on_chain("latest") <= nonce:
+                sent = Sent(RpcErrorKind.UNKNOWN, sent.message)  # the chain disagrees: maybe
             if sent.accepted or sent.kind is RpcErrorKind.UNKNOWN or mined:  # unknown: maybe
                 self.store.mark_broadcast(attempt.tx_hash, head)
                 if self._balance is not None:

@@ -73,14 +73,15 @@ class Resender:
         kind = sent.kind
         if kind is RpcErrorKind.TRANSPORT:
             raise RpcUnavailable(f"sending {attempt.tx_hash}: {sent.message}")
-        if kind in (RpcErrorKind.NONCE_TOO_LOW, RpcErrorKind.EXECUTION_REVERTED):
-            if self.ops.receipt(attempt.tx_hash) is not None:  # ours is mined: confirmer's turn
-                if attempt.status == SIGNED:
-                    self.store.mark_broadcast(attempt.tx_hash, head)
-                return Next.GO_ON
-            if kind is RpcErrorKind.NONCE_TOO_LOW:
-                self.confirmer.resolve_consumed(report, head, summary)
-                return Next.STOP
+        if self.ops.receipt(attempt.tx_hash) is not None:  # mined after all: confirmer's turn
+            if attempt.status == SIGNED:
+                self.store.mark_broadcast(attempt.tx_hash, head)
+            return Next.GO_ON
+        if kind is RpcErrorKind.NONCE_TOO_LOW:
+            if self.ops.nonce_on_chain("latest") <= attempt.nonce:
+                return Next.GO_ON  # the chain has not used it: the node's word is not enough
+            self.confirmer.resolve_consumed(report, head, summary)
+            return Next.STOP
         if kind is RpcErrorKind.INSUFFICIENT_FUNDS:
             summary.out_of_funds = True
         if kind is RpcErrorKind.FEE_TOO_LOW and attempt.max_fee_per_gas >= self.ops.cap:

@@ -113,10 +113,16 @@ class TxManager:
         if summary.balance_wei is not None or summary.out_of_funds:
             low = summary.out_of_funds or (summary.balance_wei or 0) < self._low_wei
             if low != self._low_balance:
-                kind = "balance_low" if low else "balance_ok"
-                summary.alerts.append(Alert(kind, self.account.address, (
-                    f"key {self.account.address} holds {summary.balance_wei} wei"
-                    + (f", below {self._low_wei}" if low else ""))))
+                held = f"key {self.account.address} holds {summary.balance_wei} wei"
+                if not low:
+                    alert = Alert("balance_ok", self.account.address, held)
+                elif (summary.balance_wei or 0) < self._low_wei:
+                    alert = Alert("balance_low", self.account.address,
+                                  f"{held}, below {self._low_wei} (chain.low_balance_eth)")
+                else:
+                    alert = Alert("balance_low", self.account.address,
+                                  f"{held}: not enough for its next report")
+                summary.alerts.append(alert)
                 self._low_balance = low
         summary.balance_low = self._low_balance
         if summary.deferred is None:  # a partial pass has not looked at every transaction

@@ -97,19 +97,43 @@ def test_a_fault_on_any_call_loses_nothing_and_lands_each_report_once(
     assert sum(proxy.injected.values()) >= 5, proxy.injected
 
 
-@pytest.mark.parametrize("action", ["lose_reply", "error_after"])
+LIES = {  # what a node or a proxy in front of it may say about a transaction it took
+    "unknown": "injected fault",
+    "funds": "insufficient funds for gas * price + value: balance 0, tx cost 1, overshot 1",
+    "nonce": "nonce too low: next nonce 9, tx nonce 8",
+    "fee": "transaction underpriced: tip needed 1, tip permitted 0",
+}
+
+
+@pytest.mark.parametrize(("action", "said"), [
+    ("lose_reply", None), *[("error_after", lie) for lie in LIES]])
 @pytest.mark.parametrize("retries", [0, 2])
 def test_the_node_accepts_but_the_reply_is_lost_or_an_error(
-        make: Any, node: Node, proxy: RpcProxy, action: str, retries: int) -> None:
-    """The report that did land is confirmed (not 'failed: round not newer'), and the ones
-    after it are not left behind a nonce the chain has passed."""
+        make: Any, node: Node, proxy: RpcProxy, action: str, said: str | None,
+        retries: int) -> None:
+    """The report that did land is confirmed (not 'failed: round not newer'), it lands once,
+    and the ones after it are not left behind a nonce the chain has passed."""
     txm = make(rpc_retries=retries)
     reports = Reports(node)
-    proxy.add(action, "eth_sendRawTransaction", calls={1, 3})
+    proxy.add(action, "eth_sendRawTransaction", calls={1, 3},
+              message=LIES[said] if said else "injected fault")
     ids = reports.queue(txm, 4)
     drive(txm, node, ids)
     _check(txm, node, reports)
     assert proxy.injected[(action, "eth_sendRawTransaction")] == 2
+
+
+@pytest.mark.parametrize("said", ["funds", "nonce", "fee"])
+def test_a_refusal_said_of_a_transaction_the_pool_took_lands_it_once(
+        make: Any, node: Node, proxy: RpcProxy, said: str) -> None:
+    """Not mined yet when the lie arrives: the attempt is dropped, then found mined."""
+    txm = make()
+    reports = Reports(node)
+    node.rpc("evm_setAutomine", False)
+    proxy.add("error_after", "eth_sendRawTransaction", calls={1}, message=LIES[said])
+    ids = reports.queue(txm, 3)
+    drive(txm, node, ids)
+    _check(txm, node, reports)
 
 
 def test_an_rpc_outage_is_waited_out_without_a_restart(make: Any, node: Node,
