@@ -7,6 +7,7 @@ the contracts change their views, this is the module to adapt.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -19,6 +20,8 @@ from oracle.chain.contracts import bind
 from oracle.chain.rpc_errors import REVERT_ERRORS, RpcErrorKind, classify
 from oracle.chain.txstore import StoredReport
 from oracle.errors import RpcUnavailable
+
+log = logging.getLogger(__name__)
 
 
 class Effect(Enum):
@@ -91,5 +94,10 @@ def find(w3: Web3, report: StoredReport) -> Finding:
     if check is None:
         return Finding(Effect.ABSENT, f"no effect check for {report.kind!r} reports")
     contract = bind(w3, report.contract, report.payload["to"])
-    _, args = contract.decode_function_input(report.payload["data"])
-    return check(contract, dict(args))
+    try:
+        _, args = contract.decode_function_input(report.payload["data"])
+        return check(contract, dict(args))
+    except (KeyError, ValueError, TypeError) as err:  # calldata or views of another version
+        log.warning("report %s: no effect check (%s: %s)", report.report_id,
+                    type(err).__name__, err)
+        return Finding(Effect.ABSENT, f"effect not checkable: {type(err).__name__}")

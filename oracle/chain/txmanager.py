@@ -82,11 +82,16 @@ class TxManager:
         report = self.store.report(report_id)
         return report.status if report else None
 
-    def resync(self) -> int:
-        """Re-send what was in flight, then take the next nonce from the chain; returns it."""
+    def resync(self) -> int | None:
+        """Re-send what was in flight, then take the next nonce from the chain; returns it
+        (None when the RPC failed meanwhile: the next ``tick`` does the same)."""
         summary = TickSummary()
-        self.resender.run(self.ops.head(), summary)
-        return self.tracker.sync(summary)
+        try:
+            self.resender.run(self.ops.head(), summary)
+            return self.tracker.sync(summary)
+        except RpcUnavailable as err:
+            log.warning("resync at start-up deferred to the next run: %s", err)
+            return None
 
     def tick(self) -> TickSummary:
         """One pass: confirm, re-send and bump, broadcast; stops early (``deferred``) when the

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from oracle.store.deployments import Deployments
@@ -90,21 +91,28 @@ class Outbox:
     def add_attempt(self, *, report_id: str, nonce: int, tx_hash: str, raw_tx: str,
                     to_address: str, max_fee: int, priority: int, gas_limit: int,
                     head: int) -> ChainTransaction:
+        row = ChainTransaction(
+            report_id=report_id, chain_id=self._chain_id, from_address=self._address,
+            to_address=to_address, nonce=nonce, tx_hash=tx_hash, raw_tx=raw_tx,
+            max_fee_per_gas=max_fee, max_priority_fee_per_gas=priority, gas_limit=gas_limit,
+            broadcast_block=head)
+        try:
+            return self._insert_once(row)
+        except IntegrityError:  # written meanwhile by another writer: that row is this attempt
+            return self._insert_once(row)
+
+    def _insert_once(self, row: ChainTransaction) -> ChainTransaction:
         with session_scope(self.engine) as session:
             known = session.exec(select(ChainTransaction).where(
-                ChainTransaction.tx_hash == tx_hash)).first()
-            if known is not None:  # the same bytes again: one row, sendable again
-                if known.status == "dropped":
-                    known.status, known.error, known.broadcast_block = "signed", None, head
-                    session.add(known)
-                return known
-            attempt = ChainTransaction(
-                report_id=report_id, chain_id=self._chain_id, from_address=self._address,
-                to_address=to_address, nonce=nonce, tx_hash=tx_hash, raw_tx=raw_tx,
-                max_fee_per_gas=max_fee, max_priority_fee_per_gas=priority, gas_limit=gas_limit,
-                broadcast_block=head)
-            session.add(attempt)
-            return attempt
+                ChainTransaction.tx_hash == row.tx_hash)).first()
+            if known is None:
+                attempt = ChainTransaction.model_validate(row.model_dump())
+                session.add(attempt)
+                return attempt
+            if known.status == "dropped":  # the same bytes again: one row, sendable again
+                known.status, known.error, known.broadcast_block = "signed", None, row.broadcast_block
+                session.add(known)
+            return known
 
     def mark_broadcast(self, tx_hash: str, head: int) -> None:
         with session_scope(self.engine) as session:
