@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "integration")]
 
 from chain_harness import Node, Reports, deploy, landed, manager, settled  # noqa: E402
-from conftest import hardhat_node  # noqa: E402
+from hardhat_process import hardhat_node  # noqa: E402
 from rpc_proxy import ACTIONS, RpcProxy  # noqa: E402
 
 from oracle.store.engine import make_engine  # noqa: E402

@@ -24,8 +24,8 @@ from chain_harness import (
     manager,
     settled,
 )
-from conftest import hardhat_node
 from eth_account.signers.local import LocalAccount
+from hardhat_process import hardhat_node
 from rpc_proxy import ACTIONS, RpcProxy
 from sqlalchemy.engine import Engine
 
