@@ -32,6 +32,7 @@ from oracle.chain.encoding import (
 )
 from oracle.chain.merkle import MerkleTree
 from oracle.chain.provider import fund_from_dev_account
+from oracle.store.deployments import Deployments
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
 
@@ -74,7 +75,8 @@ def main() -> None:
     fund_from_dev_account(w3, key.address, 10**21)
     engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/gas.db")
     upgrade(engine)
-    deployed = deploy_all(w3, key, engine, FeedParams("zone-1", "bench", 8, 0.01, 2.0, 3600))
+    deployed = deploy_all(w3, key, Deployments(engine),
+                          FeedParams("zone-1", "bench", 8, 0.01, 2.0, 3600))
     feed = bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
     anomalies = bind(w3, "AnomalyRegistry", deployed["AnomalyRegistry"])
     grid = bind(w3, "GridOptimizationRegistry", deployed["GridOptimizationRegistry"])

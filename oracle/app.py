@@ -103,9 +103,11 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
     from eth_account import Account
 
     from oracle.chain import keystore
-    from oracle.chain.contracts import FeedParams, addresses, deploy_all
+    from oracle.chain.contracts import FeedParams, deploy_all
     from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
     from oracle.chain.txmanager import TxManager
+    from oracle.store.deployments import Deployments
+    from oracle.store.outbox import Outbox
 
     w3 = connect(settings.chain)
     path = settings.chain.keystore_path
@@ -120,13 +122,14 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
         raise KeystoreError(f"no keystore at {str(path)!r}: run `oracle keys new` or `oracle keys import`")
     if is_dev_chain(w3) and w3.eth.get_balance(account.address) < 10**18:
         fund_from_dev_account(w3, account.address, 100 * 10**18)
-    if deploy_if_missing and not addresses(engine, w3.eth.chain_id):
+    deployments = Deployments(engine)
+    if deploy_if_missing and not deployments.addresses(w3.eth.chain_id):
         p = settings.pricing
-        deploy_all(w3, account, engine, FeedParams(
+        deploy_all(w3, account, deployments, FeedParams(
             zone=p.zone, description=settings.chain.feed_description,
             decimals=settings.chain.feed_decimals, min_price=p.floor, max_price=p.cap,
             max_observation_age_s=max(3600, 2 * settings.scheduler.interval_s)))
-    txm = TxManager(w3, engine, account, settings.chain)
+    txm = TxManager(w3, Outbox(engine, w3.eth.chain_id, account.address), account, settings.chain)
     txm.resync()
     return w3, account, txm
 

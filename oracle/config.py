@@ -38,7 +38,8 @@ class Section(BaseModel):
 
 
 class ChainSettings(Section):
-    rpc_urls: list[str] = Field(default_factory=list, description="JSON-RPC endpoints, tried in order; empty: the in-process py-evm chain.")
+    rpc_urls: list[str] = Field(default_factory=list, description="JSON-RPC endpoints; the healthiest is used (ties: the order given); empty: the in-process py-evm chain.")
+    send_only_urls: list[str] = Field(default_factory=list, description="Endpoints that only receive signed transactions (eth_sendRawTransaction), e.g. a private relay; never read from.")
     chain_id: int | None = Field(default=None, description="Expected chain id; None: read from the node.")
     keystore_path: Path = Field(default=Path("var/keystore.json"), description="Encrypted JSON keystore (scrypt), mode 0600.")
     confirmations: int = Field(default=3, ge=0, le=1000, description="Blocks on top of a receipt before it counts.")
@@ -46,6 +47,20 @@ class ChainSettings(Section):
     fee_bump_percent: float = Field(default=12.5, ge=12.5, le=500, description="Minimum fee increase when re-sending (EIP-1559 replacement needs >= 12.5%).")
     max_fee_per_gas_gwei: float = Field(default=500.0, gt=0, description="Cap on maxFeePerGas.")
     tx_timeout_s: float = Field(default=120.0, gt=0, description="Give up waiting for one RPC call after this long.")
+    finality_depth: int = Field(default=50, ge=1, le=100_000, description="Confirmed reports are re-checked until their block is this deep; a receipt that disappears sends the report again.")
+    finality_tag: bool = Field(default=False, description="Use the node's 'finalized' block instead of finality_depth (only where the chain has real finality; dev nodes report their head).")
+    max_in_flight: int = Field(default=16, ge=1, le=1000, description="Broadcast no new report while this many transactions wait to be mined.")
+    max_head_lag_blocks: int = Field(default=5, ge=0, description="An endpoint whose head is more than this many blocks behind the best one is unhealthy.")
+    max_rpc_failures: int = Field(default=3, ge=1, description="Consecutive failed calls after which an endpoint is unhealthy (until a health check succeeds).")
+    rpc_retries: int = Field(default=2, ge=0, le=10, description="Extra rounds over the endpoints for a read or a re-sendable call that failed in transit.")
+    low_balance_eth: float = Field(default=0.1, ge=0, description="Alert (and oracle_signer_balance_low = 1) when the key holds less than this, in ether.")
+
+    @model_validator(mode="after")
+    def _finality_after_confirmations(self) -> ChainSettings:
+        if self.finality_depth < self.confirmations:
+            raise ValueError(f"finality_depth ({self.finality_depth}) must be at least "
+                             f"confirmations ({self.confirmations})")
+        return self
     feed_description: str = Field(default="SolChain zone-1 energy price (currency/kWh)", description="AggregatorV3 description().")
     feed_decimals: int = Field(default=8, ge=0, le=18, description="Decimals of the on-chain price answer.")
 

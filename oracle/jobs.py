@@ -32,7 +32,14 @@ import pandas as pd
 
 from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
-from oracle.errors import DataError, ModelError, OracleError, RetryableError, SourceDataInvalid
+from oracle.errors import (
+    DataError,
+    ModelError,
+    OracleError,
+    RetryableError,
+    RpcUnavailable,
+    SourceDataInvalid,
+)
 from oracle.reporting import (
     ChainCall,
     anomaly_call,
@@ -52,6 +59,7 @@ from oracle.store.tables import ForecastRow, PriceRound, Report
 if TYPE_CHECKING:
     from models.forecasting import Forecaster
     from oracle.app import Application
+    from oracle.chain.summary import TickSummary
 
 log = logging.getLogger("oracle.jobs")
 TICK_STREAM = "daemon.tick"
@@ -336,7 +344,8 @@ def optimize(app: Application, start: datetime) -> dict[str, Any]:
 
 
 def submit(app: Application) -> dict[str, Any]:
-    """One pass of the transaction manager: broadcast, confirm, bump, re-send."""
+    """One pass of the transaction manager: confirm, re-send and bump, broadcast. Raises
+    ``RpcUnavailable`` after recording what the pass did when the RPC stopped it early."""
     if app.txm is None:
         return {}
     with app.chain_lock:
@@ -347,10 +356,30 @@ def submit(app: Application) -> dict[str, Any]:
         for err in summary.reverted:
             append_entry(session, "report.reverted", {"reason": err.reason, "tx": err.tx_hash},
                          ref=err.tx_hash)
+        for rid, reason in summary.failed:
+            append_entry(session, "report.failed", {"report_id": rid, "reason": reason}, ref=rid)
+        for alert in summary.alerts:
+            append_entry(session, "chain.alert", {"kind": alert.kind, "message": alert.message},
+                         ref=alert.ref)
         pending = session.exec(_pending_reports()).all()
-    app.metrics.pending_tx.set(len(pending))
+    _chain_metrics(app, summary, len(pending))
+    if summary.deferred is not None:
+        raise RpcUnavailable(summary.deferred)
     return {"broadcast": len(summary.broadcast), "confirmed": len(summary.confirmed),
-            "bumped": len(summary.bumped), "reverted": len(summary.reverted)}
+            "bumped": len(summary.bumped), "reverted": len(summary.reverted),
+            "resigned": len(summary.resigned), "reorged": len(summary.reorged)}
+
+
+def _chain_metrics(app: Application, summary: TickSummary, pending: int) -> None:
+    metrics = app.metrics
+    metrics.pending_tx.set(pending)
+    for alert in summary.alerts:
+        metrics.alerts.labels(kind=alert.kind).inc()
+    if summary.balance_wei is not None:
+        metrics.signer_balance.set(summary.balance_wei)
+    metrics.balance_low.set(int(summary.balance_low))
+    if summary.deferred is None:
+        metrics.stuck_tx.set(len(summary.stuck))
 
 
 def _pending_reports() -> Any:

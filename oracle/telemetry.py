@@ -34,6 +34,12 @@ class Metrics:
                                  ["kind"], registry=r)
         self.signer_balance = Gauge("oracle_signer_balance_wei", "Balance of the transmitter account",
                                     registry=r)
+        self.balance_low = Gauge("oracle_signer_balance_low",
+                                 "1 while the transmitter holds less than chain.low_balance_eth "
+                                 "or cannot pay for its next report", registry=r)
+        self.stuck_tx = Gauge("oracle_stuck_transactions",
+                              "Reports whose transaction is not mined with its fees at the cap",
+                              registry=r)
         self.quarantined = Counter("oracle_quarantined_rows_total", "Rows quarantined at ingestion",
                                    ["source"], registry=r)
         self.model_errors = Counter("oracle_model_errors_total", "Model runs that failed", ["model"],

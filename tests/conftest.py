@@ -7,23 +7,20 @@ of skipping, so a skipped real-service test cannot go unnoticed.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from hardhat_process import free_port, hardhat_installed, hardhat_node
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from oracle.errors import StoreUnavailable
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
+
+__all__ = ["free_port", "service_missing"]  # imported by tests that start services
 
 PG_URL = os.environ.get("ORACLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ON_CI = bool(os.environ.get("CI"))
@@ -80,42 +77,13 @@ def engine(db_url: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-ROOT = Path(__file__).resolve().parents[1]
-HARDHAT = ROOT / "node_modules" / ".bin" / "hardhat"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def hardhat_url() -> Iterator[str]:
     """A real JSON-RPC node: `hardhat node` on a free loopback port, stopped afterwards."""
-    if not HARDHAT.exists() or shutil.which("node") is None:
+    if not hardhat_installed():
         service_missing("node_modules/.bin/hardhat missing: run `npm ci` (make test does)")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(HARDHAT), "node", "--hostname", "127.0.0.1", "--port", str(port)], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
-                                      "params": []}, timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    err = process.stderr.read().decode()[-2000:] if process.stderr else ""
-                    raise RuntimeError(f"hardhat node did not start: {err}") from None
-                time.sleep(0.5)
+    with hardhat_node() as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,5 +1,7 @@
-"""The chain layer: keystore, report encoding, contract bindings, transaction manager."""
+"""The chain layer: keystore, report encoding, contract bindings, the RPC pool and the
+transaction manager (broadcaster, confirmer, resender, nonce tracker over a tx store)."""
 
-from oracle.chain.txmanager import TickSummary, TxManager
+from oracle.chain.summary import Alert, TickSummary
+from oracle.chain.txmanager import TxManager
 
-__all__ = ["TickSummary", "TxManager"]
+__all__ = ["Alert", "TickSummary", "TxManager"]

@@ -1,65 +1,37 @@
-"""Contract bindings, deployment, and revert-reason decoding.
+"""Contract bindings and deployment (revert reasons are decoded in ``rpc_errors``).
 
 Deployment is a one-off administrative step (``oracle contracts deploy``): it signs with the
-oracle key, waits for each receipt and records the addresses in the store.
+oracle key, waits for each receipt and hands each address to a recorder (the store).
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from eth_abi import decode
 from eth_account.signers.local import LocalAccount
-from eth_tester.exceptions import TransactionFailed
-from sqlalchemy.engine import Engine
-from sqlmodel import select
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from oracle.chain.artifacts import load_artifact
 from oracle.chain.encoding import feed_id, to_answer
+from oracle.chain.rpc_errors import REVERT_ERRORS, revert_reason, translate_revert
 from oracle.errors import ConfigError, TxReverted
-from oracle.store.engine import session_scope
-from oracle.store.tables import ContractDeployment
 
 log = logging.getLogger(__name__)
 
 DEPLOYED = ("EnergyPriceOracle", "AnomalyRegistry", "GridOptimizationRegistry")
-_ERROR_SELECTOR = bytes.fromhex("08c379a0")
-_HARDHAT_REASON = re.compile(r"reverted with reason string '(.*)'")
+__all__ = ["DEPLOYED", "REVERT_ERRORS", "DeploymentRecorder", "FeedParams", "bind", "bind_deployed",
+           "deploy_all", "revert_reason", "send", "translate_revert"]
 
 
-def revert_reason(err: Exception) -> str:
-    """The human reason inside a revert error from web3 (Error(string), panic or custom)."""
-    data = getattr(err, "data", None)
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x"):
-        raw = bytes.fromhex(data[2:])
-        if raw[:4] == _ERROR_SELECTOR:
-            try:
-                return str(decode(["string"], raw[4:])[0])
-            except Exception:  # malformed payload: fall back to the message
-                pass
-    message = str(getattr(err, "message", None) or err)
-    quoted = _HARDHAT_REASON.search(message)
-    if quoted:
-        return quoted.group(1)
-    return message.removeprefix("execution reverted: ").removeprefix("execution reverted")
+class DeploymentRecorder(Protocol):
+    """Where deployments are kept (the store's ``Deployments``); passed in, not imported."""
 
-
-def translate_revert(err: Exception, tx_hash: str | None = None) -> TxReverted:
-    """A TxReverted carrying the decoded reason."""
-    reason = revert_reason(err) or "reverted without a reason"
-    return TxReverted(f"transaction reverted: {reason}", reason=reason, tx_hash=tx_hash)
-
-
-# The in-process eth-tester chain raises its own TransactionFailed instead of web3's errors.
-REVERT_ERRORS = (ContractLogicError, ContractCustomError, ContractPanicError, TransactionFailed)
+    def record_deployment(self, *, chain_id: int, name: str, address: str, tx_hash: str,
+                          block_number: int, artifact_sha256: str) -> None: ...
 
 
 def bind(w3: Web3, name: str, address: str) -> Contract:
@@ -67,17 +39,8 @@ def bind(w3: Web3, name: str, address: str) -> Contract:
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_artifact(name).abi)
 
 
-def addresses(engine: Engine, chain_id: int) -> dict[str, str]:
-    """Recorded deployments on ``chain_id``: name -> address."""
-    with session_scope(engine) as session:
-        rows = session.exec(select(ContractDeployment).where(
-            ContractDeployment.chain_id == chain_id)).all()
-        return {row.name: row.address for row in rows}
-
-
-def bind_deployed(w3: Web3, engine: Engine, name: str) -> Contract:
-    """The contract ``name`` as recorded in the store for this chain."""
-    known = addresses(engine, w3.eth.chain_id)
+def bind_deployed(w3: Web3, known: Mapping[str, str], name: str) -> Contract:
+    """The contract ``name`` at its recorded address (``known``: name -> address on this chain)."""
     if name not in known:
         raise ConfigError(f"contract {name!r} is not deployed on chain {w3.eth.chain_id}: run "
                           "`oracle contracts deploy`", key="contract", value=name)
@@ -112,8 +75,9 @@ class FeedParams:
     max_observation_age_s: int
 
 
-def deploy_all(w3: Web3, account: LocalAccount, engine: Engine, feed: FeedParams) -> dict[str, str]:
-    """Deploy the feed and both registries, authorise ``account``, record them in the store."""
+def deploy_all(w3: Web3, account: LocalAccount, recorder: DeploymentRecorder,
+               feed: FeedParams) -> dict[str, str]:
+    """Deploy the feed and both registries, authorise ``account``, hand each to ``recorder``."""
     chain_id = w3.eth.chain_id
     min_answer = to_answer(feed.min_price, feed.decimals, field="min_price")
     max_answer = to_answer(feed.max_price, feed.decimals, field="max_price")
@@ -131,11 +95,10 @@ def deploy_all(w3: Web3, account: LocalAccount, engine: Engine, feed: FeedParams
         receipt = send(w3, account, factory.constructor(*constructor_args[name]))
         address = str(receipt["contractAddress"])
         deployed[name] = address
-        with session_scope(engine) as session:
-            session.merge(ContractDeployment(
-                chain_id=chain_id, name=name, address=address,
-                tx_hash=receipt["transactionHash"].to_0x_hex(),
-                block_number=receipt["blockNumber"], artifact_sha256=artifact.sha256))
+        recorder.record_deployment(chain_id=chain_id, name=name, address=address,
+                                   tx_hash=receipt["transactionHash"].to_0x_hex(),
+                                   block_number=receipt["blockNumber"],
+                                   artifact_sha256=artifact.sha256)
         log.info("deployed %s at %s", name, address)
     feed_contract = bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
     send(w3, account, feed_contract.functions.setTransmitters([account.address]))

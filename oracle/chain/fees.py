@@ -37,3 +37,25 @@ def estimate(w3: Web3, cap_wei: int) -> Fees:
     base = base_fees[-1] if base_fees else w3.eth.get_block("latest").get("baseFeePerGas", 0)
     max_fee = min(2 * int(base) + priority, cap_wei)
     return Fees(max_fee=max_fee, priority=min(priority, max_fee))
+
+
+def replacement(old: Fees, market: Fees, percent: float, cap: int) -> Fees | None:
+    """Fees that replace ``old`` at the same nonce: both raised by at least ``percent`` (nodes
+    refuse less), at least the market's, within ``cap``; None when the cap leaves no room."""
+    bumped = old.bumped(percent, cap)
+    max_fee = min(max(bumped.max_fee, market.max_fee), cap)
+    priority = min(max(bumped.priority, market.priority), max_fee)
+    factor = 1 + percent / 100
+    if max_fee < math.ceil(old.max_fee * factor) or priority < math.ceil(old.priority * factor):
+        return None
+    return Fees(max_fee=max_fee, priority=priority)
+
+
+def above(market: Fees, others: list[Fees], percent: float, cap: int) -> Fees:
+    """The market's fees, raised (within ``cap``) to replace any of ``others`` at the nonce."""
+    if not others:
+        return market
+    top = Fees(max(f.max_fee for f in others), max(f.priority for f in others))
+    bumped = top.bumped(percent, cap)
+    max_fee = min(max(bumped.max_fee, market.max_fee), cap)
+    return Fees(max_fee=max_fee, priority=min(max(bumped.priority, market.priority), max_fee))

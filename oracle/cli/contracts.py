@@ -16,6 +16,7 @@ from oracle.chain.contracts import FeedParams, deploy_all
 from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.config import load_secrets
+from oracle.store.deployments import Deployments
 from oracle.store.engine import session_scope
 from oracle.store.tables import ContractDeployment
 
@@ -40,7 +41,7 @@ def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
                       decimals=settings.chain.feed_decimals, min_price=settings.pricing.floor,
                       max_price=settings.pricing.cap,
                       max_observation_age_s=2 * settings.pricing.heartbeat_s)
-    deployed = deploy_all(w3, account, engine, feed)
+    deployed = deploy_all(w3, account, Deployments(engine), feed)
     for name, address in deployed.items():
         typer.echo(f"{name:<26} {address}  (chain {w3.eth.chain_id})")
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from oracle.chain.contracts import bind_deployed
+from oracle.store.deployments import Deployments
 
 ROOT = Path(__file__).resolve().parents[2]
 ORACLE = str(ROOT / ".venv" / "bin" / "oracle")
@@ -265,9 +266,9 @@ def mine_every_second(w3: Web3) -> None:
 
 
 def answer_events(w3: Web3, engine: Engine) -> list[Any]:
-    feed = bind_deployed(w3, engine, "EnergyPriceOracle")
+    feed = contract(w3, engine, "EnergyPriceOracle")
     return list(feed.events.AnswerUpdated().get_logs(from_block=0))
 
 
 def contract(w3: Web3, engine: Engine, name: str) -> Any:
-    return bind_deployed(w3, engine, name)
+    return bind_deployed(w3, Deployments(engine).addresses(w3.eth.chain_id), name)

@@ -17,12 +17,14 @@ from web3 import Web3
 
 from oracle.chain.contracts import FeedParams, bind, deploy_all, send
 from oracle.chain.encoding import PriceReport, feed_id, to_answer
-from oracle.chain.provider import FailoverProvider, connect, fund_from_dev_account
+from oracle.chain.provider import RpcPool, connect, fund_from_dev_account
 from oracle.chain.txmanager import TxManager
 from oracle.config import ChainSettings
 from oracle.errors import RpcUnavailable, TxReverted
+from oracle.store.deployments import Deployments
 from oracle.store.engine import make_engine, session_scope
 from oracle.store.migrate import upgrade
+from oracle.store.outbox import Outbox
 from oracle.store.tables import ChainTransaction
 
 pytestmark = pytest.mark.hardhat
@@ -58,7 +60,7 @@ def setup(node_url: str, tmp_path_factory: pytest.TempPathFactory
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('hh')}/deploy.db")
     upgrade(engine)
     feed = FeedParams("zone-1", "hardhat feed", 8, 0.01, 2.0, 3600)
-    return w3, key, deploy_all(w3, key, engine, feed), settings
+    return w3, key, deploy_all(w3, key, Deployments(engine), feed), settings
 
 
 @pytest.fixture
@@ -90,7 +92,8 @@ def _report(w3: Web3, round_id: int) -> PriceReport:
 def _manager(chain: tuple[Web3, LocalAccount, dict[str, str], ChainSettings],
              engine: Engine) -> TxManager:
     w3, key, deployed, settings = chain
-    txm = TxManager(w3, engine, key, settings, contract_addresses=deployed)
+    txm = TxManager(w3, Outbox(engine, w3.eth.chain_id, key.address), key, settings,
+                    contract_addresses=deployed)
     txm.resync()
     return txm
 
@@ -164,6 +167,6 @@ def test_reorged_report_is_resent(chain: Any, engine: Engine) -> None:
 
 
 def test_every_endpoint_down_is_rpc_unavailable() -> None:
-    provider = FailoverProvider([_dead_url(), _dead_url()], timeout_s=2)
+    provider = RpcPool([_dead_url(), _dead_url()], timeout_s=2)
     with pytest.raises(RpcUnavailable, match="every RPC endpoint failed"):
         _ = Web3(provider).eth.block_number

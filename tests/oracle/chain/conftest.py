@@ -15,6 +15,7 @@ from oracle.chain.artifacts import load_artifact
 from oracle.chain.contracts import FeedParams, deploy_all
 from oracle.chain.provider import fund_from_dev_account
 from oracle.config import ChainSettings
+from oracle.store.deployments import Deployments
 from oracle.store.engine import make_engine, session_scope
 from oracle.store.migrate import upgrade
 from oracle.store.tables import ContractDeployment
@@ -31,7 +32,7 @@ def _chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Web3, LocalAccount
     fund_from_dev_account(w3, account.address, 10**21)
     scratch = make_engine(f"sqlite:///{tmp_path_factory.mktemp('deploy')}/d.db")
     upgrade(scratch)
-    return w3, account, deploy_all(w3, account, scratch, FEED)
+    return w3, account, deploy_all(w3, account, Deployments(scratch), FEED)
 
 
 @pytest.fixture

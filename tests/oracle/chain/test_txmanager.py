@@ -17,6 +17,7 @@ from oracle.chain.txmanager import TxManager
 from oracle.config import ChainSettings
 from oracle.errors import RpcUnavailable
 from oracle.store.engine import session_scope
+from oracle.store.outbox import Outbox
 from oracle.store.tables import ChainTransaction, NonceState
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
@@ -45,7 +46,8 @@ def _attempts(engine: Engine, report_id: str) -> list[ChainTransaction]:
 @pytest.fixture
 def txm(w3: Web3, engine: Engine, oracle_key: LocalAccount,
         chain_settings: ChainSettings) -> TxManager:
-    manager = TxManager(w3, engine, oracle_key, chain_settings)
+    manager = TxManager(w3, Outbox(engine, w3.eth.chain_id, oracle_key.address), oracle_key,
+                        chain_settings)
     manager.resync()
     return manager
 
@@ -110,15 +112,14 @@ def test_node_down_mid_submission_loses_nothing_and_sends_nothing_twice(
         raise RpcUnavailable("every RPC endpoint failed for eth_sendRawTransaction")
 
     monkeypatch.setattr(w3.eth, "send_raw_transaction", dropped)
-    with pytest.raises(RpcUnavailable):
-        txm.tick()
+    assert "every RPC endpoint failed" in (txm.tick().deferred or "")
     [attempt] = _attempts(engine, report_id)
     assert attempt.status == "signed"
     with session_scope(engine) as session:
         state = session.get(NonceState, (w3.eth.chain_id, txm.account.address))
         assert state is not None and state.next_nonce == attempt.nonce  # not advanced
     monkeypatch.setattr(w3.eth, "send_raw_transaction", real_send)
-    restarted = TxManager(w3, engine, txm.account, txm.settings)  # as after a restart
+    restarted = TxManager(w3, txm.store, txm.account, txm.settings)  # as after a restart
     restarted.resync()
     for _ in range(3):
         restarted.tick()
@@ -160,6 +161,54 @@ def test_resync_takes_the_nonce_from_the_chain(w3: Web3, engine: Engine, txm: Tx
 def test_queue_for_an_undeployed_contract_is_a_config_error(w3: Web3, engine: Engine,
                                                             oracle_key: LocalAccount) -> None:
     from oracle.errors import ConfigError
-    txm = TxManager(w3, engine, oracle_key, ChainSettings(), contract_addresses={})
+    txm = TxManager(w3, Outbox(engine, w3.eth.chain_id, oracle_key.address), oracle_key,
+                    ChainSettings(), contract_addresses={})
     with pytest.raises(ConfigError, match="oracle contracts deploy"):
         txm.queue("x", "price", "EnergyPriceOracle", "transmit", [1, 1, 1, b"\0" * 32], T0)
+
+
+def test_a_report_whose_effect_is_already_on_chain_is_confirmed_not_failed(
+        w3: Web3, engine: Engine, txm: TxManager, deployed: dict[str, str]) -> None:
+    from oracle.chain.contracts import send
+
+    report_id = _queue(txm, w3, 3)
+    report = txm.store.report(report_id)
+    assert report is not None
+    # another process (same key) landed exactly this report: the pre-flight call reverts
+    feed = bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
+    send(w3, txm.account, feed.functions.transmit(*feed.decode_function_input(
+        report.payload["data"])[1].values()))
+    summary = txm.tick()
+    assert summary.confirmed == [report_id] and summary.reverted == []
+    assert txm.status(report_id) == "confirmed" and _attempts(engine, report_id) == []
+
+
+def test_a_nonce_used_by_another_process_is_signed_again_in_the_same_tick(
+        w3: Web3, engine: Engine, txm: TxManager) -> None:
+    first = _queue(txm, w3, 1)
+    txm.tick()
+    other = txm.account.sign_transaction({  # another process with our key
+        "type": 2, "chainId": w3.eth.chain_id, "to": txm.account.address, "value": 1,
+        "nonce": w3.eth.get_transaction_count(txm.account.address), "gas": 21_000,
+        "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9})
+    w3.eth.send_raw_transaction(other.raw_transaction)
+    second = _queue(txm, w3, 2)
+    summary = txm.tick()
+    assert summary.broadcast == [second] and summary.deferred is None
+    _tester(w3).mine_blocks(3)
+    txm.tick()
+    assert (txm.status(first), txm.status(second)) == ("confirmed", "confirmed")
+    assert txm.store.next_nonce() == w3.eth.get_transaction_count(txm.account.address)
+
+
+def test_finality_by_the_nodes_finalized_block_when_asked(
+        w3: Web3, engine: Engine, oracle_key: LocalAccount) -> None:
+    from oracle.chain.confirmer import Confirmer
+
+    head = w3.eth.block_number
+    txm = TxManager(w3, Outbox(engine, w3.eth.chain_id, oracle_key.address), oracle_key,
+                    ChainSettings(finality_tag=True, finality_depth=50))
+    assert isinstance(txm.confirmer, Confirmer)
+    assert txm.confirmer.finalized_block(head) == w3.eth.get_block("finalized")["number"]
+    by_depth = TxManager(w3, txm.store, oracle_key, ChainSettings(finality_depth=50))
+    assert by_depth.confirmer.finalized_block(head) == max(0, head - 50)
