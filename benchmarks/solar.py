@@ -55,7 +55,8 @@ WINDOWS: dict[str, dict[str, list[Window]]] = {
     "TMY Sand Point AK": {"validation": [("2021-03-01", "2021-04-25")],
                           "test": [("2021-06-07", "2021-07-18"), ("2021-09-06", "2021-10-17")]},
 }
-# chosen on the validation windows (see the README): how the forecaster reads the weather stamps
+# how the weather is stamped, from the data's documentation: PSM3 values are instantaneous,
+# TMY3 values are averages over the hour ending at the stamp
 LABELS = {"SERF East": "center", "PVDAQ 50 inv. 2": "center", "TMY Greensboro NC": "right",
           "TMY Sand Point AK": "right"}
 MODELS = {"physics, stated specs": {"learn_system": False, "correction": None},

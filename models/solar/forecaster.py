@@ -1,8 +1,8 @@
 """SolarForecaster: a PV system learned from its history, physics, a correction and intervals.
 
-``fit(weather, production)`` learns the system (``models.solar.identify``; the stated specs when
-the history is short or ``learn_system=False``), then the ratio correction
-(``models.solar.correction``) on the last ``correction_days`` days, then conformal intervals
+``fit(weather, production)`` uses the last ``history_days`` days: it learns the system
+(``models.solar.identify``; the stated specs when the history is short or
+``learn_system=False``), then the ratio correction (``models.solar.correction``), then conformal intervals
 (``models.solar.intervals``) from the residuals of ``folds`` refits on contiguous blocks of days
 that each leave their block out. Fit on the weather the forecaster will have when it predicts:
 the stored forecast issue, not the later measurement. ``predict`` gives kWh per interval;
@@ -38,7 +38,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
                  gamma_pdc: float = -0.004, losses: float = 0.14, dc_ac_ratio: float = 1.2,
                  label: Label = "right", correction: Literal["gbm", "ridge"] | None = "gbm",
                  learn_system: bool = True, min_days: int = 14, min_clear: int = 50,
-                 correction_days: int = 365, max_ratio: float = 2.0, min_samples: int = 48,
+                 history_days: int = 365, max_ratio: float = 2.0, min_samples: int = 48,
                  level: Sequence[float] = (80, 95), folds: int = 4,
                  n_threads: int | None = 1, random_state: int = 0) -> None:
         self.kwp = kwp
@@ -55,7 +55,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         self.learn_system = learn_system
         self.min_days = min_days
         self.min_clear = min_clear
-        self.correction_days = correction_days
+        self.history_days = history_days
         self.max_ratio = max_ratio
         self.min_samples = min_samples
         self.level = level
@@ -74,6 +74,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         self._check_params()
         spec, label = self.system(), check_label(self.label)
         wx = prepare_weather(weather)
+        wx = wx.loc[wx.index >= wx.index[-1] - self.history_days * DAY] if len(wx) else wx
         observed = _production(production, wx.index)
         geo = sun_geometry(wx.index, spec.lat, spec.lon, spec.altitude, label)
         step_h = step_hours(wx.index)
@@ -88,17 +89,16 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         limit = self.system_.ac_limit_kw * step_h
         use = (np.isfinite(observed) & (physical > 0.02 * self.system_.kwp * step_h)
                & (observed < 0.97 * limit))
-        recent = wx.index >= wx.index[-1] - self.correction_days * DAY
         self.model_: Any = None
-        if self.correction is not None and (use & recent).sum() < self.min_samples:
-            notes.append(f"only {int((use & recent).sum())} daylight intervals with production "
+        if self.correction is not None and use.sum() < self.min_samples:
+            notes.append(f"only {int(use.sum())} daylight intervals with production "
                          f"(the correction needs {self.min_samples}): physics only")
         elif self.correction is not None:
-            self.model_ = self._fit_correction(frame, observed, physical, use & recent)
+            self.model_ = self._fit_correction(frame, observed, physical, use)
         mask = np.isfinite(observed) & (physical > 0)
         self.bias_ratio_ = float(observed[mask].sum() / physical[mask].sum()) if mask.any() \
             else float("nan")
-        self.calibration_ = self._calibrate(frame, observed, physical, use & recent, step_h)
+        self.calibration_ = self._calibrate(frame, observed, physical, use, step_h)
         if self.calibration_ is None:
             notes.append("too few daylight residuals for intervals: predict_interval refuses")
         self.note_ = "; ".join(notes)
@@ -144,7 +144,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         if self.correction not in ("gbm", "ridge", None):
             raise InvalidInput(f"correction must be 'gbm', 'ridge' or None, got "
                                f"{self.correction!r}", field="correction", value=self.correction)
-        for name in ("min_days", "min_clear", "correction_days", "min_samples", "folds"):
+        for name in ("min_days", "min_clear", "history_days", "min_samples", "folds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidInput(f"{name} must be a positive integer, got {value!r}",
