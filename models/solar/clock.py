@@ -1,11 +1,15 @@
 """A meter clock that is off by whole hours (daylight saving time kept, a wrong time zone).
 
 Each clear-ish day's observed production is lined up against the modelled production: the lag
-(in steps, within ``max_hours``) with the highest correlation is that day's offset. Offsets are
-rounded to whole hours, so an orientation error (which moves the curve by minutes) is never
-taken for a clock error, and smoothed with a running median over ``window`` usable days, so a
-few misread cloudy days do not flip it. Production stamped ``t`` is then taken to have been made
-at ``t - hours``.
+(in steps, within ``max_hours``) with the highest correlation is that day's lag. A wrong
+orientation also moves the curve (an east array looks early), but slowly over the seasons; a
+clock change is a step that lasts. So the daily lags, less the sub-hour offset they share, are
+rounded to whole hours, smoothed by a running mode over ``window`` usable days, and runs shorter
+than ``min_segment`` usable days (``min_last`` for the first and the latest) are merged into
+their neighbours; the lowest level is taken as the right time (a meter kept on daylight saving
+time is an hour ahead in summer and right in winter). A constant offset cannot be told from
+orientation and is left to it. Production stamped ``t`` is taken to have been made at
+``t - hours``.
 """
 
 from __future__ import annotations
@@ -66,21 +70,65 @@ def daily_lags(observed: np.ndarray, modelled: np.ndarray, index: pd.DatetimeInd
 
 
 def fit_clock(observed: np.ndarray, modelled: np.ndarray, index: pd.DatetimeIndex, lon: float,
-              step: pd.Timedelta, window: int = 7, min_days: int = 3) -> ClockFit:
-    """Whole-hour offsets per stamp from the daily lags (zero when too few days can tell)."""
-    lags = daily_lags(observed, modelled, index, lon, step)
-    usable = lags.dropna().round()
+              step: pd.Timedelta, window: int = 9, min_segment: int = 10,
+              min_last: int = 4) -> ClockFit:
+    """Whole-hour offsets per stamp: steady runs of the rounded daily lags, lowest taken as right."""
+    lags = daily_lags(observed, modelled, index, lon, step).dropna()
     days = solar_days(index, lon)
-    if len(usable) < min_days:
-        return ClockFit(np.zeros(len(index), dtype=int), 0, (), len(usable))
-    smooth = usable.rolling(window, center=True, min_periods=1).median().round()
-    per_day = smooth.reindex(np.unique(days)).ffill().bfill().astype(int)
+    zero = ClockFit(np.zeros(len(index), dtype=int), 0, (), len(lags))
+    if len(lags) < min_segment:
+        return zero
+    levels = _segments(_running_mode(_whole_hours(lags.to_numpy()), window),
+                       min_segment, min_last)
+    if levels.min() == levels.max():
+        return zero
+    levels -= levels.min()
+    per_day = pd.Series(levels, index=lags.index.astype(np.int64)).reindex(
+        np.unique(days)).ffill().bfill().astype(int)
     hours = per_day.reindex(days).to_numpy(dtype=int)
-    latest = round(float(usable.iloc[-window:].median()))
-    changed = np.flatnonzero(np.diff(per_day.to_numpy())) + 1
-    changes = tuple((str(pd.Timestamp(int(per_day.index[i]) * DAY_S, unit="s").date()),
-                     int(per_day.iloc[i])) for i in changed)
-    return ClockFit(hours, latest, changes, len(usable))
+    changed = np.flatnonzero(np.diff(levels)) + 1
+    changes = tuple((str(pd.Timestamp(int(lags.index[i]) * DAY_S, unit="s").date()),
+                     int(levels[i])) for i in changed)
+    return ClockFit(hours, int(levels[-1]), changes, len(lags))
+
+
+def _whole_hours(lags: np.ndarray) -> np.ndarray:
+    """Lags as whole hours about the sub-hour offset they share (an orientation error moves all)."""
+    offsets = np.median(lags) + np.linspace(-0.5, 0.5, 21)
+    spread = [np.abs(lags - c - np.round(lags - c)).sum() for c in offsets]
+    return np.round(lags - offsets[int(np.argmin(spread))]).astype(int)
+
+
+def _running_mode(values: np.ndarray, window: int) -> np.ndarray:
+    """The most common value of each centred run of ``window`` (ties: the one nearest the median)."""
+    half = window // 2
+    out = np.empty_like(values)
+    for i in range(len(values)):
+        part = values[max(0, i - half):i + half + 1]
+        kinds, counts = np.unique(part, return_counts=True)
+        best = kinds[counts == counts.max()]
+        out[i] = best[np.argmin(np.abs(best - np.median(part)))]
+    return out
+
+
+def _segments(levels: np.ndarray, min_segment: int, min_last: int) -> np.ndarray:
+    """``levels`` with runs shorter than ``min_segment`` (first, last: ``min_last``) merged away."""
+    levels = levels.copy()
+    while True:
+        starts = np.r_[0, np.flatnonzero(np.diff(levels)) + 1]
+        stops = np.r_[starts[1:], len(levels)]
+        if len(starts) == 1:
+            return levels
+        lengths = stops - starts
+        edge = (0, len(starts) - 1)
+        short = [k for k in range(len(starts))
+                 if lengths[k] < (min_last if k in edge else min_segment)]
+        if not short:
+            return levels
+        k = min(short, key=lambda j: lengths[j])
+        neighbours = [j for j in (k - 1, k + 1) if 0 <= j < len(starts)]
+        into = max(neighbours, key=lambda j: lengths[j])
+        levels[starts[k]:stops[k]] = levels[starts[into]]
 
 
 def shift_frame(frame: pd.DataFrame, hours: np.ndarray | int) -> pd.DataFrame:

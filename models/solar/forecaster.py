@@ -23,7 +23,7 @@ from models.forecasting.conformal import check_levels
 from models.solar import correction as corr
 from models.solar.clock import shift_frame, solar_days
 from models.solar.identify import LearnedSystem, learn_system, stated
-from models.solar.intervals import ElevationConformal, calibrate
+from models.solar.intervals import ElevationConformal, calibrate, sky_of
 from models.solar.physics import PVSystem, clear_sky_power, physical_power
 from models.solar.weather import Label, check_label, prepare_weather, step_hours, sun_geometry
 
@@ -39,7 +39,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
                  label: Label = "right", correction: Literal["gbm", "ridge"] | None = "gbm",
                  learn_system: bool = True, min_days: int = 14, min_clear: int = 50,
                  history_days: int = 365, max_ratio: float = 2.0, min_samples: int = 48,
-                 level: Sequence[float] = (80, 95), folds: int = 4,
+                 level: Sequence[float] = (80, 95), folds: int = 4, sky_intervals: bool = True,
                  n_threads: int | None = 1, random_state: int = 0) -> None:
         self.kwp = kwp
         self.lat = lat
@@ -60,6 +60,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         self.min_samples = min_samples
         self.level = level
         self.folds = folds
+        self.sky_intervals = sky_intervals
         self.n_threads = n_threads  # OpenMP threads for the GBM; see models.forecasting.gbm
         self.random_state = random_state
 
@@ -121,7 +122,8 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         scale = self._scale(frame, step_h)
         bounds = self.calibration_.bounds(mean, scale, frame["elevation"].to_numpy(),
                                           frame["dark"].to_numpy(),
-                                          self.system_.ac_limit_kw * step_h, levels)
+                                          self.system_.ac_limit_kw * step_h, levels,
+                                          self._sky(frame))
         return pd.DataFrame({"mean": mean, **bounds}, index=frame.index)
 
     def summary(self) -> str:
@@ -136,8 +138,9 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
                  f"correction: {self.correction if self.model_ is not None else 'none'}; "
                  f"observed / physical {self.bias_ratio_:.3f}"]
         if self.calibration_ is not None:
-            lines.append("intervals: conformal by sun elevation, residuals per bin "
-                         + " ".join(str(int(c)) for c in self.calibration_.counts))
+            counts = self.calibration_.counts.sum(axis=1)
+            lines.append("intervals: conformal by sun elevation (and forecast sky), residuals "
+                         "per elevation bin " + " ".join(str(int(c)) for c in counts))
         return "\n".join(lines)
 
     def _check_params(self) -> None:
@@ -218,9 +221,15 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         residual = np.where(daylight, observed - oos, np.nan)
         try:
             return calibrate(residual, self._scale(frame, step_h), frame["elevation"].to_numpy(),
-                             self.level)
+                             self.level, self._sky(frame))
         except InvalidInput:
             return None
+
+    def _sky(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The forecast sky per interval for the intervals, or None when they ignore it."""
+        if not self.sky_intervals:
+            return None
+        return sky_of(frame["kc_hour"].to_numpy(), frame["kc_spread"].to_numpy())
 
     def _scale(self, frame: pd.DataFrame, step_h: float) -> np.ndarray:
         floor = 0.02 * self.system_.kwp * step_h

@@ -48,6 +48,7 @@ def test_orientation_and_size_recovered_from_a_month(may: pd.DataFrame, tilt: fl
     assert abs(model.tilt_ - tilt) < 5 and abs(model.azimuth_ - azimuth) < 5
     assert model.kwp_ == pytest.approx(5.0, rel=0.05)
     assert model.losses_ == pytest.approx(1 - 5.0 / 4.0 * 0.86, abs=0.05)
+    assert model.clock_shift_hours_ == 0 and not model.clock_changes_  # an east array is not late
     assert f"azimuth {model.azimuth_:.0f}°" in model.summary()
 
 
