@@ -60,9 +60,9 @@ WINDOWS: dict[str, dict[str, list[Window]]] = {
 LABELS = {"SERF East": "center", "PVDAQ 50 inv. 2": "center", "TMY Greensboro NC": "right",
           "TMY Sand Point AK": "right"}
 MODELS = {"physics, stated specs": {"learn_system": False, "correction": None},
-          "physics, stated specs + correction": {"learn_system": False, "correction": "gbm"},
+          "physics, stated specs + correction": {"learn_system": False, "correction": "ridge"},
           "physics, learned specs": {"learn_system": True, "correction": None},
-          "physics, learned specs + correction": {"learn_system": True, "correction": "gbm"}}
+          "physics, learned specs + correction": {"learn_system": True, "correction": "ridge"}}
 GOAL_SKILL, GOAL_COVERAGE = 0.75, (93.0, 97.0)
 
 

@@ -5,6 +5,10 @@ mean), sun elevation and azimuth, cosine of the angle of incidence, cell and air
 and cloud cover when the weather has it. The ratio is fitted with weights physical², so the
 model minimises squared production error; it absorbs what the physics and the weather get
 wrong (a weather source's bias by cloudiness, soiling, snow, spectral and low-sun losses).
+``ridge`` (scaled, alpha 1) is the default: on the benchmark's validation windows it scored a
+little better than ``gbm`` on the two real systems (mean skill 0.445 against 0.432, from
+measured and forecast-like weather) and the same over all eight case-weather pairs (0.566
+against 0.563), at a fifth of the fit time.
 """
 
 from __future__ import annotations

@@ -36,10 +36,11 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
     def __init__(self, kwp: float = 4.0, lat: float = 51.5, lon: float = 0.0,
                  tilt: float = 30.0, azimuth: float = 180.0, altitude: float = 0.0,
                  gamma_pdc: float = -0.004, losses: float = 0.14, dc_ac_ratio: float = 1.2,
-                 label: Label = "right", correction: Literal["gbm", "ridge"] | None = "gbm",
+                 label: Label = "right", correction: Literal["gbm", "ridge"] | None = "ridge",
                  learn_system: bool = True, min_days: int = 14, min_clear: int = 50,
                  history_days: int = 365, max_ratio: float = 2.0, min_samples: int = 48,
                  level: Sequence[float] = (80, 95), folds: int = 4, sky_intervals: bool = True,
+                 calibration_days: int | None = None,
                  n_threads: int | None = 1, random_state: int = 0) -> None:
         self.kwp = kwp
         self.lat = lat
@@ -61,6 +62,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         self.level = level
         self.folds = folds
         self.sky_intervals = sky_intervals
+        self.calibration_days = calibration_days
         self.n_threads = n_threads  # OpenMP threads for the GBM; see models.forecasting.gbm
         self.random_state = random_state
 
@@ -156,6 +158,10 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
             raise InvalidInput(f"max_ratio must be > 0, got {self.max_ratio!r}",
                                field="max_ratio", value=self.max_ratio)
         check_levels(self.level)
+        days = self.calibration_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise InvalidInput(f"calibration_days must be a positive integer or None, got "
+                               f"{days!r}", field="calibration_days", value=days)
 
     def _set_learned(self, found: LearnedSystem) -> None:
         self.learned_system_ = found
@@ -218,6 +224,8 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
                 model = self._fit_correction(frame, observed, physical, train)
             oos[held] = self._apply(model, frame.iloc[held], physical[held], step_h)
         daylight = ~frame["dark"].to_numpy() & np.isfinite(observed)
+        if self.calibration_days is not None:
+            daylight &= frame.index >= frame.index[-1] - self.calibration_days * DAY
         residual = np.where(daylight, observed - oos, np.nan)
         try:
             return calibrate(residual, self._scale(frame, step_h), frame["elevation"].to_numpy(),

@@ -80,9 +80,9 @@ def test_correction_learns_soiling_and_beats_physics(weather: pd.DataFrame) -> N
     err_physics = np.sqrt(((physics - observed.loc[test]) ** 2).mean())
     assert err < 0.5 * err_physics
     assert model.bias_ratio_ == pytest.approx(0.75, abs=0.08)
-    ridge = SolarForecaster(kwp=4.0, lat=LAT, lon=LON, correction="ridge", learn_system=False).fit(
+    gbm = SolarForecaster(kwp=4.0, lat=LAT, lon=LON, correction="gbm", learn_system=False).fit(
         wx.loc[train], observed.loc[train]).predict(wx.loc[test])
-    assert np.sqrt(((ridge - observed.loc[test]) ** 2).mean()) < err_physics
+    assert np.sqrt(((gbm - observed.loc[test]) ** 2).mean()) < err_physics
     restored = pickle.loads(pickle.dumps(model))
     pd.testing.assert_series_equal(restored.predict(wx.loc[test]), pred)
     fresh = clone(model)
