@@ -5,7 +5,8 @@ Both series come from NREL's PVDAQ, at the Solar Energy Research Facility in Gol
 tilt facing 158°, per the PVDAQ metadata and pvanalytics' own examples): probably the same array.
 
 - ``SERF East``: ``serf_east_15min_ac_power.csv``, the array's 15-minute AC power in W,
-  2016-07-01..2016-10-13, with ``serf_east_psm3_data.csv``.
+  2016-07-01..2016-10-13, with ``serf_east_psm3_data.csv`` (hourly PSM3, already interpolated
+  to 15 minutes in the file).
 - ``PVDAQ 50 inv. 2``: ``system_50_ac_power_2_full_DST.parquet``, the second AC power channel
   (one inverter, peaking at 3.4 kW: stated here as 3 kW DC, half the array), 15-minute,
   2011-04-15..2013-12-31, with ``system_50_ac_power_2_full_DST_psm3.parquet`` (30-minute,
