@@ -132,3 +132,25 @@ def test_sklearn_conventions() -> None:
             call()
     fresh = clone(model)
     assert fresh.get_params() == model.get_params() and not hasattr(fresh, "system_")
+
+
+@pytest.mark.parametrize("tilt, azimuth", [(30.0, 160.0), (20.0, 180.0)])
+def test_orientation_recovered_from_another_physics_chain(may: pd.DataFrame, tilt: float,
+                                                          azimuth: float) -> None:
+    """Production from pvlib's Perez sky and Faiman temperature, not the forecaster's chain."""
+    month = may.loc[:"2021-05-31"]
+    loc = pvlib.location.Location(LAT, LON)
+    times = month.index - pd.Timedelta("30min")    # hour-ending averages: the sun mid-hour
+    sun = loc.get_solarposition(times)
+    poa = pvlib.irradiance.get_total_irradiance(
+        tilt, azimuth, sun["apparent_zenith"].to_numpy(), sun["azimuth"].to_numpy(),
+        month["dni"].to_numpy(), month["ghi"].to_numpy(), month["dhi"].to_numpy(),
+        dni_extra=pvlib.irradiance.get_extra_radiation(times).to_numpy(),
+        airmass=loc.get_airmass(times, solar_position=sun)["airmass_relative"].to_numpy(),
+        model="perez")
+    poa_global = np.nan_to_num(np.asarray(poa["poa_global"], dtype=float))
+    cell = pvlib.temperature.faiman(poa_global, month["temp_air"].to_numpy(),
+                                    month["wind_speed"].to_numpy())
+    dc = np.clip(np.asarray(pvlib.pvsystem.pvwatts_dc(poa_global, cell, 5.0, -0.004)), 0, None)
+    model = learner().fit(month, pd.Series(dc * 0.86 * 0.96, month.index))
+    assert abs(model.tilt_ - tilt) < 5 and abs(model.azimuth_ - azimuth) < 5
