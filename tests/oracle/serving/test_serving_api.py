@@ -302,7 +302,8 @@ def solar_request(days: int = 6, history_days: int | None = 5) -> dict[str, Any]
     from models.solar import PVSystem, physical_production
 
     ts = pd.date_range(T0 + pd.Timedelta(hours=1), periods=24 * days, freq="h")
-    ghi = np.clip(900 * np.sin(np.pi * (ts.hour - 6) / 12), 0, None)
+    local = ts - pd.Timedelta(hours=5)  # the site's solar day: GHI only while the sun is up
+    ghi = np.clip(900 * np.sin(np.pi * (local.hour - 6) / 12), 0, None)
     weather = pd.DataFrame({"shortwave_radiation": ghi, "temperature_2m": 15.0,
                             "cloud_cover": 20.0}, index=ts)
     site = {"lat": 36.0, "lon": -79.9, "pv_kwp": 5.0, "tilt": 25.0, "azimuth": 180.0}

@@ -71,17 +71,18 @@ def test_correction_learns_soiling_and_beats_physics(weather: pd.DataFrame) -> N
     afternoon = np.where(truth.index.hour >= 20, 0.7, 1.0)
     observed = truth * 0.8 * afternoon * (1 + rng.normal(0, 0.05, len(truth)))
     train, test = slice("2021-04-01", "2021-06-10"), slice("2021-06-11", "2021-06-30")
-    model = SolarForecaster(kwp=4.0, lat=LAT, lon=LON).fit(wx.loc[train], observed.loc[train])
+    model = SolarForecaster(kwp=4.0, lat=LAT, lon=LON, learn_system=False).fit(
+        wx.loc[train], observed.loc[train])
     pred = model.predict(wx.loc[test])
-    physics = SolarForecaster(kwp=4.0, lat=LAT, lon=LON, correction=None).fit(
+    physics = SolarForecaster(kwp=4.0, lat=LAT, lon=LON, correction=None, learn_system=False).fit(
         wx.loc[train], observed.loc[train]).predict(wx.loc[test])
     err = np.sqrt(((pred - observed.loc[test]) ** 2).mean())
     err_physics = np.sqrt(((physics - observed.loc[test]) ** 2).mean())
     assert err < 0.5 * err_physics
     assert model.bias_ratio_ == pytest.approx(0.75, abs=0.08)
-    ridge = SolarForecaster(kwp=4.0, lat=LAT, lon=LON, correction="ridge").fit(
+    gbm = SolarForecaster(kwp=4.0, lat=LAT, lon=LON, correction="gbm", learn_system=False).fit(
         wx.loc[train], observed.loc[train]).predict(wx.loc[test])
-    assert np.sqrt(((ridge - observed.loc[test]) ** 2).mean()) < err_physics
+    assert np.sqrt(((gbm - observed.loc[test]) ** 2).mean()) < err_physics
     restored = pickle.loads(pickle.dumps(model))
     pd.testing.assert_series_equal(restored.predict(wx.loc[test]), pred)
     fresh = clone(model)
@@ -117,12 +118,18 @@ def test_bad_weather_and_production(weather: pd.DataFrame) -> None:
     assert err.value.row == prod.index[12]
     with pytest.raises(InvalidInput, match="share no timestamps"):
         model.fit(wx, prod.shift(1, freq="365D"))
-    with pytest.raises(InvalidInput, match="daylight intervals"):
-        SolarForecaster(kwp=1, lat=LAT, lon=LON, min_samples=1000).fit(wx, prod)
+    short = SolarForecaster(kwp=1, lat=LAT, lon=LON, min_samples=1000).fit(wx, prod)
+    assert short.model_ is None and "the correction needs 1000" in short.note_
     with pytest.raises(InvalidInput, match="correction"):
         SolarForecaster(kwp=1, lat=LAT, lon=LON, correction="mlp").fit(wx, prod)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="duplicate"):
         model.fit(pd.concat([wx.iloc[:3], wx.iloc[2:]]), prod)
+    for name, value in (("min_days", 0), ("folds", 1.5), ("max_ratio", -1), ("level", (120,))):
+        with pytest.raises(InvalidInput) as err:
+            SolarForecaster(kwp=1, lat=LAT, lon=LON, **{name: value}).fit(wx, prod)
+        assert err.value.field == name
+    with pytest.raises(InvalidInput, match="label"):
+        SolarForecaster(kwp=1, lat=LAT, lon=LON, label="middle").fit(wx, prod)  # type: ignore[arg-type]
 
 
 def test_cloud_cover_is_used_when_given(weather: pd.DataFrame) -> None:
