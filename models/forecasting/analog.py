@@ -95,7 +95,7 @@ class DayAnalog(BaseEstimator):
             raise InvalidInput(f"y has {len(values)} values; the day analog needs at least "
                                f"{2 * day + 1} (two days and one step)", field="y",
                                row=len(values), value=len(values))
-        self.log_, parts = fit_components(values, self.log, self.windows, None)
+        self.log_, parts, _ = fit_components(values, self.log, self.windows, None)
         weekly = [j for j, p in enumerate(parts.periods) if p == 7 * day]
         week = parts.seasonal[:, weekly].sum(axis=1)
         adjusted = parts.deseasonalised + parts.seasonal.sum(axis=1) - week
