@@ -50,7 +50,7 @@ from models.metrics import forecast as fm
 H = 48
 WEEKS = 12
 TEST_DAYS = 14
-VALIDATION_DAYS = 14
+VALIDATION_DAYS = 7
 QUICK_DAYS = 3  # --quick: the last 3 test days (and the last 3 validation days)
 LEVELS = (80, 95)
 
@@ -182,8 +182,10 @@ def models_for(series: Series, validate: bool) -> dict[str, tuple[str, Runner]]:
     if series.X is not None:
         out["statsforecast MSTL+AutoARIMA+degrees"] = ("peer", statsforecast_mstl("arima", True))
     out["auto"] = ("ours", ours()(series))
-    if validate and series.X is not None:
-        out["auto without weather"] = ("ours", ours(weather=False)(series))
+    if validate:  # the options chosen on these windows
+        out["auto, baselines skip the screen"] = ("ours", ours(screen_baselines=False)(series))
+        if series.X is not None:
+            out["auto without weather"] = ("ours", ours(weather=False)(series))
     return out
 
 

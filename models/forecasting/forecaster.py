@@ -65,7 +65,7 @@ class Forecaster(BaseEstimator):
     def __init__(self, model: str = "auto", params: Mapping[str, Any] | None = None,
                  horizon: int | None = None, level: Sequence[float] = (80, 95),
                  n_windows: int = 14, candidates: Sequence[str] | None = None,
-                 ensemble_size: int = 3,
+                 ensemble_size: int = 3, screen_baselines: bool = True,
                  site: Site | tuple[float, float, str] | None = None) -> None:
         self.model = model
         self.params = params
@@ -74,6 +74,7 @@ class Forecaster(BaseEstimator):
         self.n_windows = n_windows
         self.candidates = candidates
         self.ensemble_size = ensemble_size
+        self.screen_baselines = screen_baselines
         self.site = site
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> Forecaster:
@@ -193,7 +194,7 @@ class Forecaster(BaseEstimator):
         if self.model == "ensemble":
             weights = inverse_error_weights(errors, top=self.ensemble_size)
             return "ensemble", weights, combine(errors, weights), {"chosen": "ensemble"}
-        return choose_stack_or_baseline(results)
+        return choose_stack_or_baseline(results, screen_baselines=bool(self.screen_baselines))
 
     def _params_for(self, name: str) -> dict[str, Any]:
         """A member's hyperparameters: its entry of ``params`` in auto/ensemble mode, all of
@@ -216,17 +217,18 @@ def inner_mase(errors: np.ndarray, scales: np.ndarray) -> float:
     return float(np.mean(np.abs(errors).mean(axis=1) / scales))
 
 
-def choose_stack_or_baseline(results: Mapping[str, BacktestResult]
+def choose_stack_or_baseline(results: Mapping[str, BacktestResult], screen_baselines: bool = True
                              ) -> tuple[str, dict[str, float], np.ndarray, dict[str, Any]]:
     """``auto``'s decision: the stack when its held-out inner MASE beats every baseline's,
-    otherwise the better baseline alone (ties go to the baseline)."""
+    otherwise the better baseline alone (ties go to the baseline). The baselines are offered to
+    the stack like every candidate; with ``screen_baselines=False`` they skip its screen."""
     first = next(iter(results.values()))
     same = {n: r for n, r in results.items() if r.origins.equals(first.origins)}
     forecasts = {n: r.forecasts for n, r in same.items()}
     baselines = [b for b in BASELINES if b in same]
 
     def weigh(f: Mapping[str, np.ndarray], a: np.ndarray) -> dict[str, float]:
-        return stacked_weights(f, a, always=baselines)
+        return stacked_weights(f, a, always=() if screen_baselines else baselines)
 
     weights = {n: w for n, w in weigh(forecasts, first.actuals).items() if w > 0}
     stack_errors = held_out_errors(forecasts, first.actuals, weigh)
