@@ -137,6 +137,15 @@ def statsforecast_mstl(trend: str, exog: bool = False) -> Runner:
     return run
 
 
+def single(name: str, weather: bool) -> Runner:
+    """One of our point models fitted directly (no inner backtest, so no intervals)."""
+    def run(train: pd.Series, X: pd.DataFrame | None, X_future: pd.DataFrame | None) -> Result:
+        use = weather and X is not None
+        model = make_model(name).fit(train, X if use else None)
+        return model.predict(H, X_future if use else None), None
+    return run
+
+
 def ours(weather: bool = True, **params: object) -> Callable[[Series], Runner]:
     """The Forecaster facade: inner backtest, stack or baseline, conformal intervals."""
     def bind(series: Series) -> Runner:
@@ -185,7 +194,9 @@ def models_for(series: Series, validate: bool) -> dict[str, tuple[str, Runner]]:
     if validate:  # the options chosen on these windows
         out["auto, baselines skip the screen"] = ("ours", ours(screen_baselines=False)(series))
         if series.X is not None:
-            out["auto without weather"] = ("ours", ours(weather=False)(series))
+            for name in ("mstl_ar", "ets", "day_analog"):
+                out[f"{name} with degrees"] = ("ours", single(name, True))
+                out[f"{name} without weather"] = ("ours", single(name, False))
     return out
 
 

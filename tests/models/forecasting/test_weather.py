@@ -67,7 +67,7 @@ def test_bad_temperature_is_rejected() -> None:
         degree_features(temp.dropna(), heating_base=25.0)
 
 
-@pytest.mark.parametrize("name", ["ets", "mstl_ar", "gbm"])
+@pytest.mark.parametrize("name", ["ets", "mstl_ar", "day_analog", "gbm"])
 def test_models_that_take_weather_use_it(name: str) -> None:
     y, temp = weather_demand()
     X = degree_features(temp)
