@@ -59,7 +59,13 @@ class Forecaster(BaseEstimator):
     ``horizon`` is the calibrated horizon in steps (default one day); longer predictions widen
     the last calibrated interval with the square root of the lead time. ``site`` (a
     ``daylight.Site`` or (latitude, longitude, timezone)) is where the demand is: it goes to the
-    daylight-aware models and adds them to ``auto``'s default candidates.
+    daylight-aware models and adds them to ``auto``'s default candidates. ``X`` given to
+    ``fit`` (e.g. ``models.features.degree_features``) reaches every candidate; those that take
+    it (ets, mstl_ar, day_analog, gbm) need the same columns in ``X_future`` at ``predict``.
+    ``screen_baselines``: whether the seasonal-naive baselines pass the stack's screen like any
+    candidate (True, chosen on the forecast benchmark's validation windows) or always join it.
+    After ``fit``, ``choice_`` holds ``auto``'s decision and inner scores, ``fallback_`` whether
+    a baseline replaced the stack.
     """
 
     def __init__(self, model: str = "auto", params: Mapping[str, Any] | None = None,
