@@ -1,5 +1,10 @@
 """Feature pipeline: calendar, holiday, cyclical, lag, rolling, difference and weather features.
 
+Weather enters demand models as heating and cooling degrees (:func:`degree_features`): how far
+the temperature is below the heating base or above the cooling base, now and smoothed over the
+recent hours (buildings store heat, so demand follows the last day's temperature as well as the
+current one). History uses measured temperature, future steps the weather forecast.
+
 Every feature at time ``t`` uses only data stamped at or before ``t``; target-derived features
 (lags, rolling statistics, differences) use only data strictly before ``t`` (``y_{t-1}`` and
 older), so a row can be used to predict ``y_t``. Lags, windows and differences count steps of
@@ -21,6 +26,14 @@ LAGS: tuple[int, ...] = (1, 2, 3, 6, 12, 24)
 WINDOWS: tuple[int, ...] = (3, 6, 12, 24)
 STATS: tuple[str, ...] = ("mean", "std", "min", "max")
 DIFFS: tuple[int, ...] = (1, 24, 168)
+# Degree-day conventions, fixed before any benchmark: 15.5 °C is the UK (Met Office) heating
+# base; 22 °C a common cooling base (air conditioning rarely runs below it); a 12-hour
+# half-life for the building's thermal memory (about half a day, the usual day/night lag).
+HEATING_BASE_C = 15.5
+COOLING_BASE_C = 22.0
+THERMAL_HALF_LIFE_H = 12.0
+DEGREE_COLUMNS: tuple[str, ...] = ("heating_degrees", "cooling_degrees",
+                                   "heating_degrees_smooth", "cooling_degrees_smooth")
 
 
 @dataclass(frozen=True)
@@ -182,6 +195,65 @@ def join_weather(index: pd.DatetimeIndex, weather: pd.DataFrame,
     joined = pd.merge_asof(left, right, on="_t", direction="backward", tolerance=tolerance,
                            allow_exact_matches=True)
     return joined.drop(columns="_t").set_index(index)
+
+
+def degree_features(temperature: pd.Series, *, heating_base: float = HEATING_BASE_C,
+                    cooling_base: float = COOLING_BASE_C,
+                    half_life_hours: float = THERMAL_HALF_LIFE_H) -> pd.DataFrame:
+    """Heating and cooling degrees (°C below / above the bases) at each step, and the same of the
+    exponentially smoothed temperature (causal: each row uses that step and earlier ones).
+
+    ``temperature`` is in °C on a regular DatetimeIndex; give history and forecast as one series
+    so the smoothing runs on across the forecast origin.
+    """
+    temp = validate_series(temperature).rename("temperature")
+    missing = np.flatnonzero(temp.isna().to_numpy())
+    if missing.size:
+        raise InvalidInput(f"temperature is missing at {temp.index[missing[0]]} "
+                           f"({missing.size} missing)", field="temperature",
+                           row=temp.index[missing[0]], value=None)
+    if not heating_base <= cooling_base:
+        raise InvalidInput(f"heating_base {heating_base} must not exceed cooling_base "
+                           f"{cooling_base}", field="heating_base", value=heating_base)
+    if not half_life_hours > 0:
+        raise InvalidInput(f"half_life_hours must be positive, got {half_life_hours!r}",
+                           field="half_life_hours", value=half_life_hours)
+    step_hours = infer_freq(temp.index) / pd.Timedelta(hours=1)
+    smooth = temp.ewm(halflife=half_life_hours / step_hours, adjust=True).mean()
+    out = {}
+    for suffix, t in (("", temp), ("_smooth", smooth)):
+        out[f"heating_degrees{suffix}"] = (heating_base - t).clip(lower=0.0)
+        out[f"cooling_degrees{suffix}"] = (t - cooling_base).clip(lower=0.0)
+    return pd.DataFrame(out, index=temp.index)[list(DEGREE_COLUMNS)]
+
+
+def temperature_on(index: pd.DatetimeIndex, temperature: pd.Series,
+                   max_gap: pd.Timedelta = pd.Timedelta(hours=3)) -> pd.Series:
+    """``temperature`` at each timestamp of ``index``, linear in time between readings; an
+    error names the first timestamp outside the readings or in a gap longer than ``max_gap``."""
+    validate_index(index)
+    temp = validate_series(temperature).dropna()
+    if temp.empty:
+        raise InvalidInput("temperature has no values", field="temperature", value=0)
+    if (index.tz is None) != (temp.index.tz is None):
+        raise InvalidInput("temperature and series timestamps must both be zone-aware or both "
+                           "naive", field="temperature", value=str(temp.index.tz))
+    stamps, known = temp.index.as_unit("ns").asi8, index.as_unit("ns").asi8
+    pos = np.searchsorted(stamps, known)
+    before = stamps[np.clip(pos - 1, 0, len(stamps) - 1)]
+    after = stamps[np.clip(pos, 0, len(stamps) - 1)]
+    exact = (pos < len(stamps)) & (after == known)
+    inside = (known >= stamps[0]) & (known <= stamps[-1])
+    gap = np.where(exact, 0, after - before)
+    bad = ~inside | (gap > max_gap.value)
+    if bad.any():
+        row = index[int(np.argmax(bad))]
+        why = "outside the readings" if not inside[int(np.argmax(bad))] else "in a gap"
+        raise InvalidInput(f"no temperature for {row} ({why}; readings {temp.index[0]} .. "
+                           f"{temp.index[-1]}; {int(bad.sum())} step(s) lack one)",
+                           field="temperature", row=row, value=None)
+    values = np.interp(known.astype("float64"), stamps.astype("float64"), temp.to_numpy())
+    return pd.Series(values, index=index, name="temperature")
 
 
 def build_features(y: pd.Series | pd.DataFrame, *, target: str | None = None,

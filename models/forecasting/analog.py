@@ -14,7 +14,10 @@ value and the same time a day earlier, decaying with a half-life of ``half_life`
 follows day-to-day changes in the daily shape (the evening ramp moving with sunset, a hot spell)
 that the smoothed MSTL daily component takes days to absorb. On the 28 days before the
 benchmark's first test origin it scored MASE 0.149 alone (MSTL+ETS 0.151, MSTL+AR 0.159); the
-half-life (a quarter day) was chosen there among an eighth, a quarter and half a day.
+half-life (a quarter day) was chosen there among an eighth, a quarter and half a day. Given
+``X`` (heating/cooling degrees), it works on the series less the weather's fitted effect (see
+``models.forecasting.regression``) and adds the effect of the target days' weather back: the
+similar day, corrected for the change in weather.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from models.forecasting.base import (
     check_horizon,
     check_positive_int,
     check_series,
+    future_index,
     repeat_cycle,
     steps_per_day,
 )
 from models.forecasting.decomposition import log_values
 from models.forecasting.ets import fit_components
+from models.forecasting.regression import future_effect
 
 
 class WeekAnalog(BaseEstimator):
@@ -83,7 +88,8 @@ class DayAnalog(BaseEstimator):
         self.windows = windows
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> DayAnalog:
-        """Decompose ``y`` (X is ignored); keep the last day, the weekly profile and the gap."""
+        """Remove the effect of ``X`` (if given), decompose; keep the last day, the weekly
+        profile and the gap."""
         values = check_series(y, min_length=8)
         day = steps_per_day(y.index.freq)
         half_life = day // 4 if self.half_life is None else self.half_life
@@ -95,7 +101,8 @@ class DayAnalog(BaseEstimator):
             raise InvalidInput(f"y has {len(values)} values; the day analog needs at least "
                                f"{2 * day + 1} (two days and one step)", field="y",
                                row=len(values), value=len(values))
-        self.log_, parts = fit_components(values, self.log, self.windows, None)
+        self.log_, parts, self.exog_ = fit_components(values, self.log, self.windows, None, X)
+        self.last_index_ = values.index[-1:]
         weekly = [j for j, p in enumerate(parts.periods) if p == 7 * day]
         week = parts.seasonal[:, weekly].sum(axis=1)
         adjusted = parts.deseasonalised + parts.seasonal.sum(axis=1) - week
@@ -111,5 +118,6 @@ class DayAnalog(BaseEstimator):
         horizon = check_horizon(horizon)
         steps = np.arange(1, horizon + 1)
         path = (repeat_cycle(self.last_day_, horizon) + repeat_cycle(self.week_, horizon)
-                + self.gap_ * 0.5 ** (steps / self.half_life_))
+                + self.gap_ * 0.5 ** (steps / self.half_life_)
+                + future_effect(self.exog_, X_future, future_index(self.last_index_, horizon)))
         return np.exp(path) if self.log_ else path

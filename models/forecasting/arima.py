@@ -2,7 +2,9 @@
 
 ``AutoSARIMAX`` searches a small grid of SARIMAX(p, d, q) orders by AIC; ``MSTLAR`` fits a long
 autoregression (by default one day of lags), which follows the intraday autocorrelation of the
-remainder. Both forecast the seasonal components by repeating their last cycle.
+remainder. Both forecast the seasonal components by repeating their last cycle. ``MSTLAR`` given
+``X`` (e.g. heating/cooling degrees) removes its fitted effect before the decomposition and adds
+it back on ``X_future`` (see ``models.forecasting.regression``).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from models.forecasting.base import (
     check_horizon,
     check_positive_int,
     check_series,
+    future_index,
     steps_per_day,
 )
 from models.forecasting.daylight import Site, as_site, future_twilight
 from models.forecasting.ets import fit_components
+from models.forecasting.regression import future_effect
 
 DEFAULT_ORDERS: tuple[tuple[int, int, int], ...] = ((1, 0, 0), (1, 0, 1), (0, 1, 1), (1, 1, 1))
 
@@ -47,8 +51,8 @@ class AutoSARIMAX(BaseEstimator):
         if not self.orders:
             raise InvalidInput("orders must not be empty", field="orders", value=self.orders)
         values = check_series(y, min_length=8)
-        self.log_, self.components_ = fit_components(values, self.log, self.windows,
-                                                     self.max_train)
+        self.log_, self.components_, _ = fit_components(values, self.log, self.windows,
+                                                        self.max_train)
         window = self.arima_window or 7 * steps_per_day(y.index.freq)
         deseason = self.components_.deseasonalised[-window:]
         best = None
@@ -97,13 +101,14 @@ class MSTLAR(BaseEstimator):
         self.site = site
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> MSTLAR:
-        """Decompose ``y``; fit the autoregression on the last ``ar_window`` values."""
+        """Regress ``y`` on ``X`` (if given), decompose the rest; fit the autoregression on the
+        last ``ar_window`` values of trend + remainder."""
         values = check_series(y, min_length=8)
         day = steps_per_day(y.index.freq)
         lags = check_positive_int(day // 2 if self.lags is None else self.lags, "lags")
         self.site_ = as_site(self.site)
-        self.log_, self.components_ = fit_components(values, self.log, self.windows,
-                                                     self.max_train)
+        self.log_, self.components_, self.exog_ = fit_components(
+            values, self.log, self.windows, self.max_train, X)
         self.last_index_ = values.index[-1:]
         deseason = self.components_.deseasonalised[-(self.ar_window or 42 * day):]
         if len(deseason) < 3 * lags:
@@ -120,4 +125,5 @@ class MSTLAR(BaseEstimator):
         ar = self.result_.predict(start=self.n_, end=self.n_ + horizon - 1)
         drift = future_twilight(self.last_index_, horizon, self.site_)
         path = self.components_.seasonal_forecast(horizon, drift) + np.asarray(ar)
+        path += future_effect(self.exog_, X_future, future_index(self.last_index_, horizon))
         return np.exp(path) if self.log_ else path

@@ -9,7 +9,7 @@ of the fit, an honest basis for comparing options and calibrating intervals.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,8 @@ STACK_HALF_LIFE = 7.0
 
 def stacked_weights(forecasts: Mapping[str, np.ndarray], actuals: np.ndarray,
                     within: float = STACK_WITHIN,
-                    half_life: float | None = STACK_HALF_LIFE) -> dict[str, float]:
+                    half_life: float | None = STACK_HALF_LIFE,
+                    always: Collection[str] = ()) -> dict[str, float]:
     """Non-negative weights summing to one that minimise the squared error of the combination.
 
     ``forecasts`` maps member names to backtest forecasts shaped like ``actuals`` (origins,
@@ -51,7 +52,8 @@ def stacked_weights(forecasts: Mapping[str, np.ndarray], actuals: np.ndarray,
     ``0.5 ** (k / half_life)`` as much (recent behaviour matters more; None: all equal). Members
     whose (weighted) MAE exceeds ``within`` times the best member's get weight 0: with a few
     backtest windows a weak member's weight mostly fits noise. The sum-to-one constraint is
-    imposed by a heavily weighted extra row of the least-squares problem.
+    imposed by a heavily weighted extra row of the least-squares problem. Members named in
+    ``always`` (the seasonal-naive baselines) are never screened out.
     """
     if not forecasts:
         raise InvalidInput("no members to weight", field="forecasts", value=0)
@@ -76,7 +78,7 @@ def stacked_weights(forecasts: Mapping[str, np.ndarray], actuals: np.ndarray,
         raise InvalidInput("backtest forecasts and actuals must be finite", field="forecasts",
                            value=design.shape)
     mae = np.abs(design - target[:, None]).mean(axis=0)
-    keep = mae <= within * mae.min()
+    keep = (mae <= within * mae.min()) | np.isin(names, list(always))
     penalty = 1e3 * max(float(np.mean(np.abs(target))), 1.0)
     raw = np.zeros(len(names))
     raw[keep], _ = nnls(np.vstack([design[:, keep], np.full(int(keep.sum()), penalty)]),

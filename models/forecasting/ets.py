@@ -2,7 +2,9 @@
 
 The series (by default its log, when positive) is decomposed with MSTL; the seasonal components
 are forecast by repeating their last cycle and the deseasonalised series (trend + remainder)
-by simple or damped-trend exponential smoothing (statsmodels Holt-Winters).
+by simple or damped-trend exponential smoothing (statsmodels Holt-Winters). Given ``X`` (e.g.
+heating/cooling degrees), its effect is fitted and removed before the decomposition (see
+``models.forecasting.regression``); the forecast adds it back on ``X_future``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,16 @@ from sklearn.base import BaseEstimator
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 from models.errors import InvalidInput
-from models.forecasting.base import check_fitted, check_horizon, check_series, season_lengths
+from models.forecasting.base import (
+    check_fitted,
+    check_horizon,
+    check_series,
+    future_index,
+    season_lengths,
+)
 from models.forecasting.daylight import Site, as_site, future_twilight
 from models.forecasting.decomposition import Components, decompose_cached, usable_periods
+from models.forecasting.regression import ExogRegression, future_effect
 
 _TRENDS = (None, "damped", "additive")
 
@@ -40,14 +49,14 @@ class MSTLETS(BaseEstimator):
         self.site = site
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> MSTLETS:
-        """Decompose ``y`` (X is ignored) and fit the smoother on trend + remainder."""
+        """Regress ``y`` on ``X`` (if given), decompose the rest and smooth trend + remainder."""
         if self.trend not in _TRENDS:
             raise InvalidInput(f"trend must be one of {_TRENDS}, got {self.trend!r}",
                                field="trend", value=self.trend)
         values = check_series(y, min_length=8)
         self.site_ = as_site(self.site)
-        self.log_, self.components_ = fit_components(values, self.log, self.windows,
-                                                     self.max_train)
+        self.log_, self.components_, self.exog_ = fit_components(
+            values, self.log, self.windows, self.max_train, X)
         self.last_index_ = values.index[-1:]
         deseason = self.components_.deseasonalised
         trend = "add" if self.trend else None
@@ -64,12 +73,15 @@ class MSTLETS(BaseEstimator):
         drift = future_twilight(self.last_index_, horizon, self.site_)
         path = self.components_.seasonal_forecast(horizon, drift) + np.asarray(
             self.smoother_.forecast(horizon))
+        path += future_effect(self.exog_, X_future, future_index(self.last_index_, horizon))
         return np.exp(path) if self.log_ else path
 
 
 def fit_components(values: pd.Series, log: bool | None, windows: Sequence[int] | None,
-                   max_train: int | None) -> tuple[bool, Components]:
-    """Choose the log transform, trim to ``max_train`` and decompose (cached)."""
+                   max_train: int | None, X: pd.DataFrame | None = None
+                   ) -> tuple[bool, Components, ExogRegression | None]:
+    """Choose the log transform, trim to ``max_train``, remove the effect of ``X`` (if given)
+    and decompose (cached)."""
     if max_train is not None:
         if isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 8:
             raise InvalidInput(f"max_train must be an integer >= 8, got {max_train!r}",
@@ -89,4 +101,8 @@ def fit_components(values: pd.Series, log: bool | None, windows: Sequence[int] |
         day = season_lengths(values.index.freq)[0]
         raise InvalidInput(f"y has {len(arr)} values; MSTL needs more than two days (at least "
                            f"{2 * day + 1} values)", field="y", row=len(arr), value=len(arr))
-    return use_log, decompose_cached(arr, periods, windows)
+    reg = None
+    if X is not None:
+        reg = ExogRegression.fit(arr, X, values.index, periods)
+        arr = arr - reg.effect(X, values.index)
+    return use_log, decompose_cached(arr, periods, windows), reg

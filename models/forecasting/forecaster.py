@@ -4,6 +4,11 @@
 the backtest forecasts to weight the candidates (``model="auto"``: a stack, non-negative weights
 summing to one, which may keep a single model) or an ensemble, and calibrates the interval
 half-widths per horizon step; then it fits the chosen model(s) on all of ``y``.
+
+``auto`` can never be worse than the simple baselines on its own inner backtest: seasonal naive
+over a day and over a week are always candidates and always offered to the stack, and when the
+stack's held-out MASE on the inner windows does not beat the better baseline's, that baseline is
+used alone. ``choice_`` records the decision and the inner scores for audit.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from models.forecasting.ensemble import (
     inverse_error_weights,
     stacked_weights,
 )
-from models.forecasting.registry import MODEL_PATHS, SITE_MODELS, make_model
+from models.forecasting.registry import BASELINES, MODEL_PATHS, SITE_MODELS, make_model
 
 if TYPE_CHECKING:
     from models.backtest import BacktestResult
@@ -43,7 +48,7 @@ if TYPE_CHECKING:
 FORMAT = "solchain-forecaster"
 VERSION = 1
 CHOICES = ("auto", "ensemble", *MODEL_PATHS)
-DEFAULT_CANDIDATES = ("seasonal_naive", "ets", "mstl_ar", "week_analog", "day_analog")
+DEFAULT_CANDIDATES = ("ets", "mstl_ar", "week_analog", "day_analog")  # auto adds BASELINES
 # added to the default candidates when the forecaster knows the demand's site
 DAYLIGHT_CANDIDATES = ("ets_daylight", "mstl_ar_daylight")
 
@@ -54,13 +59,19 @@ class Forecaster(BaseEstimator):
     ``horizon`` is the calibrated horizon in steps (default one day); longer predictions widen
     the last calibrated interval with the square root of the lead time. ``site`` (a
     ``daylight.Site`` or (latitude, longitude, timezone)) is where the demand is: it goes to the
-    daylight-aware models and adds them to ``auto``'s default candidates.
+    daylight-aware models and adds them to ``auto``'s default candidates. ``X`` given to
+    ``fit`` (e.g. ``models.features.degree_features``) reaches every candidate; those that take
+    it (ets, mstl_ar, day_analog, gbm) need the same columns in ``X_future`` at ``predict``.
+    ``screen_baselines``: whether the seasonal-naive baselines pass the stack's screen like any
+    candidate (True, chosen on the forecast benchmark's validation windows) or always join it.
+    After ``fit``, ``choice_`` holds ``auto``'s decision and inner scores, ``fallback_`` whether
+    a baseline replaced the stack.
     """
 
     def __init__(self, model: str = "auto", params: Mapping[str, Any] | None = None,
                  horizon: int | None = None, level: Sequence[float] = (80, 95),
                  n_windows: int = 14, candidates: Sequence[str] | None = None,
-                 ensemble_size: int = 3,
+                 ensemble_size: int = 3, screen_baselines: bool = True,
                  site: Site | tuple[float, float, str] | None = None) -> None:
         self.model = model
         self.params = params
@@ -69,6 +80,7 @@ class Forecaster(BaseEstimator):
         self.n_windows = n_windows
         self.candidates = candidates
         self.ensemble_size = ensemble_size
+        self.screen_baselines = screen_baselines
         self.site = site
 
     def fit(self, y: pd.Series, X: pd.DataFrame | None = None) -> Forecaster:
@@ -84,7 +96,8 @@ class Forecaster(BaseEstimator):
         check_positive_int(self.n_windows, "n_windows")
         t0 = time.perf_counter()
         results = self._backtests(values, X, horizon)
-        name, weights, errors = self._choose(results)
+        name, weights, errors, self.choice_ = self._choose(results)
+        self.fallback_ = bool(self.choice_.get("fallback", False))
         self.widths_ = conformal_widths(errors, levels)
         self.selected_, self.weights_ = name, weights
         self.backtest_ = {n: r.metrics() for n, r in results.items()}
@@ -117,7 +130,8 @@ class Forecaster(BaseEstimator):
         """This fitted forecaster as bytes (pickle with format and version metadata)."""
         check_fitted(self, "model_")
         meta = {"format": FORMAT, "version": VERSION, "model": self.selected_,
-                "weights": self.weights_, "fitted_through": str(self.last_ts_)}
+                "weights": self.weights_, "fitted_through": str(self.last_ts_),
+                "choice": self.choice_}
         return pickle.dumps({"meta": meta, "forecaster": self}, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
@@ -139,6 +153,8 @@ class Forecaster(BaseEstimator):
         if bad or not names:
             raise InvalidInput(f"unknown candidate(s) {bad}; choose from {', '.join(MODEL_PATHS)}",
                                field="candidates", value=bad or names)
+        if self.model == "auto":
+            names = [*BASELINES, *(n for n in names if n not in BASELINES)]
         return names
 
     def _backtests(self, y: pd.Series, X: pd.DataFrame | None,
@@ -166,29 +182,25 @@ class Forecaster(BaseEstimator):
         return results
 
     def _choose(self, results: Mapping[str, BacktestResult]
-                ) -> tuple[str, dict[str, float], np.ndarray]:
-        """The chosen model or weighted ensemble, and its (held-out) backtest errors.
+                ) -> tuple[str, dict[str, float], np.ndarray, dict[str, Any]]:
+        """The chosen model or weighted ensemble, its (held-out) backtest errors, and the record.
 
         ``auto`` stacks the candidates: non-negative weights summing to one fitted to their
         backtest forecasts, which keeps one model when it is best; its errors for calibration
-        come from refitting the weights with each backtest window left out. ``ensemble``
-        weights the ``ensemble_size`` best members by inverse squared MAE.
+        come from refitting the weights with each backtest window left out. When those held-out
+        errors do not beat the better seasonal-naive baseline (inner MASE), the baseline is used
+        alone. ``ensemble`` weights the ``ensemble_size`` best members by inverse squared MAE.
         """
         errors = {n: r.errors for n, r in results.items()}
         if self.model not in ("auto", "ensemble"):
-            return self.model, {self.model: 1.0}, errors[self.model]
+            return self.model, {self.model: 1.0}, errors[self.model], {"chosen": self.model}
         if len(errors) == 1:
             (name, error), = errors.items()
-            return name, {name: 1.0}, error
+            return name, {name: 1.0}, error, {"chosen": name}
         if self.model == "ensemble":
             weights = inverse_error_weights(errors, top=self.ensemble_size)
-            return "ensemble", weights, combine(errors, weights)
-        first = next(iter(results.values()))
-        same = {n: r for n, r in results.items() if r.origins.equals(first.origins)}
-        forecasts = {n: r.forecasts for n, r in same.items()}
-        weights = {n: w for n, w in stacked_weights(forecasts, first.actuals).items() if w > 0}
-        name = next(iter(weights)) if len(weights) == 1 else "ensemble"
-        return name, weights, held_out_errors(forecasts, first.actuals)
+            return "ensemble", weights, combine(errors, weights), {"chosen": "ensemble"}
+        return choose_stack_or_baseline(results, screen_baselines=bool(self.screen_baselines))
 
     def _params_for(self, name: str) -> dict[str, Any]:
         """A member's hyperparameters: its entry of ``params`` in auto/ensemble mode, all of
@@ -204,6 +216,41 @@ class Forecaster(BaseEstimator):
             return WeightedEnsemble(weights=weights,
                                     params={n: self._params_for(n) for n in weights})
         return make_model(name, **self._params_for(name))
+
+
+def inner_mase(errors: np.ndarray, scales: np.ndarray) -> float:
+    """Mean over origins of the MAE divided by that origin's in-sample naive scale."""
+    return float(np.mean(np.abs(errors).mean(axis=1) / scales))
+
+
+def choose_stack_or_baseline(results: Mapping[str, BacktestResult], screen_baselines: bool = True
+                             ) -> tuple[str, dict[str, float], np.ndarray, dict[str, Any]]:
+    """``auto``'s decision: the stack when its held-out inner MASE beats every baseline's,
+    otherwise the better baseline alone (ties go to the baseline). The baselines are offered to
+    the stack like every candidate; with ``screen_baselines=False`` they skip its screen."""
+    first = next(iter(results.values()))
+    same = {n: r for n, r in results.items() if r.origins.equals(first.origins)}
+    forecasts = {n: r.forecasts for n, r in same.items()}
+    baselines = [b for b in BASELINES if b in same]
+
+    def weigh(f: Mapping[str, np.ndarray], a: np.ndarray) -> dict[str, float]:
+        return stacked_weights(f, a, always=() if screen_baselines else baselines)
+
+    weights = {n: w for n, w in weigh(forecasts, first.actuals).items() if w > 0}
+    stack_errors = held_out_errors(forecasts, first.actuals, weigh)
+    scores = {"stack": inner_mase(stack_errors, first.scales)}
+    scores |= {b: inner_mase(same[b].errors, same[b].scales) for b in baselines}
+    record: dict[str, Any] = {"metric": "inner MASE (stack: held-out weights)",
+                              "scores": scores, "stack_weights": dict(weights),
+                              "origins": [str(t) for t in first.origins]}
+    if baselines:
+        best = min(baselines, key=scores.__getitem__)
+        if not scores["stack"] < scores[best]:
+            record |= {"chosen": best, "fallback": True}
+            return best, {best: 1.0}, same[best].errors, record
+    name = next(iter(weights)) if len(weights) == 1 else "ensemble"
+    record |= {"chosen": name, "fallback": False}
+    return name, weights, stack_errors, record
 
 
 def _payload(data: bytes) -> dict[str, Any]:

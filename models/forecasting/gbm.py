@@ -116,11 +116,18 @@ class GBMForecaster(BaseEstimator):  # type: ignore[misc]
         parts, targets = [], []
         self.history_: dict[Hashable, pd.Series] = {}
         self.exog_columns_: list[str] = [] if X is None else _exog_columns(X)
+        # each series keeps at most twice its share of max_samples, so that many meters never
+        # stack millions of rows before the final subsample
+        quota = None if self.max_samples is None else -(-2 * self.max_samples // len(series))
+        rng = np.random.default_rng(self.random_state)
         for key, y in series.items():
             y = check_series(y, min_length=max(2 * horizon, 2 * self._day, 8),
                              name="y" if key is None else f"y[{key!r}]")
             x = None if X is None else _exog(X, key, y.index, self.exog_columns_)
             design, target = self._training_rows(y, x, horizon)
+            if quota is not None and len(target) > quota:
+                pick = np.sort(rng.choice(len(target), quota, replace=False))
+                design, target = design[pick], target[pick]
             parts.append(design)
             targets.append(target)
             self.history_[key] = y

@@ -1,4 +1,8 @@
-"""Seasonal naive: repeat the last observed season (a day or a week)."""
+"""Seasonal naive: repeat the last observed season (a day or a week).
+
+``DayNaive`` and ``WeekNaive`` fix the season; they are the baselines ``auto`` always backtests
+and falls back to when nothing beats them on its inner windows.
+"""
 
 from __future__ import annotations
 
@@ -53,3 +57,17 @@ class SeasonalNaive(BaseEstimator):
         check_fitted(self, "last_season_")
         horizon = check_horizon(horizon)
         return repeat_cycle(self.last_season_, horizon)
+
+
+class DayNaive(SeasonalNaive):
+    """Seasonal naive with a one-day season: tomorrow repeats today."""
+
+    def __init__(self, season: str | int = "day") -> None:
+        super().__init__(season=season)
+
+
+class WeekNaive(SeasonalNaive):
+    """Seasonal naive with a one-week season: each day repeats the same day last week."""
+
+    def __init__(self, season: str | int = "week") -> None:
+        super().__init__(season=season)

@@ -10,6 +10,8 @@ from models.forecasting.base import PointModel
 
 MODEL_PATHS: dict[str, str] = {
     "seasonal_naive": "models.forecasting.naive:SeasonalNaive",
+    "naive_day": "models.forecasting.naive:DayNaive",
+    "naive_week": "models.forecasting.naive:WeekNaive",
     "ets": "models.forecasting.ets:MSTLETS",
     "arima": "models.forecasting.arima:AutoSARIMAX",
     "mstl_ar": "models.forecasting.arima:MSTLAR",
@@ -24,6 +26,8 @@ MODEL_PATHS: dict[str, str] = {
 }
 # the daylight-aware variants: the same models given the demand's site (see daylight.py)
 SITE_MODELS = frozenset({"ets_daylight", "mstl_ar_daylight"})
+# the baselines ``auto`` always backtests, stacks and falls back to
+BASELINES = ("naive_day", "naive_week")
 
 
 def make_model(name: str, **params: Any) -> PointModel:

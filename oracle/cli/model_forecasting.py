@@ -10,7 +10,9 @@ import typer
 
 from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
+from models.features import degree_features, temperature_on
 from models.forecasting import Forecaster
+from models.forecasting.base import future_index
 from models.forecasting.daylight import Site
 from models.forecasting.forecaster import CHOICES
 from models.forecasting.registry import SITE_MODELS
@@ -27,6 +29,15 @@ LevelOpt = Annotated[list[float] | None, typer.Option(
 SiteOpt = Annotated[str | None, typer.Option(
     "--site", help="Where the demand is, 'LAT,LON' in degrees: enables the daylight-aware "
                    "models (ets_daylight, mstl_ar_daylight) and adds them to auto's candidates.")]
+
+WeatherOpt = Annotated[Path | None, typer.Option(
+    "--weather", dir_okay=False,
+    help="CSV/JSON of temperature (°C) with columns ts (or time) and temperature (or "
+         "temperature_2m), covering the history and the forecast horizon: measured for the past, "
+         "the weather forecast for the future. Heating and cooling degrees from it become "
+         "exogenous inputs (ets, mstl_ar, gbm and auto's candidates use them).")]
+TS_NAMES = ("ts", "time")
+TEMPERATURE_NAMES = ("temperature", "temperature_2m")
 
 
 def parse_site(text: str | None) -> Site | None:
@@ -73,9 +84,53 @@ def read_series(path: Path, ts_column: str, value_column: str) -> pd.Series:
     return y.asfreq(freq)
 
 
+def read_weather(path: Path) -> pd.Series:
+    """The weather file's temperature indexed by its (UTC) timestamps, sorted."""
+    if not path.exists():
+        raise ConfigError(f"--weather: file {str(path)!r} does not exist", key="weather",
+                          value=str(path))
+    frame = read_table(path)
+    ts_col = next((c for c in TS_NAMES if c in frame.columns), None)
+    temp_col = next((c for c in TEMPERATURE_NAMES if c in frame.columns), None)
+    if ts_col is None or temp_col is None:
+        raise SourceDataInvalid(f"{path}: weather needs columns ts (or time) and temperature (or "
+                                f"temperature_2m); found {', '.join(map(str, frame.columns))}",
+                                field="temperature" if ts_col else "ts", value=None)
+    ts = pd.to_datetime(frame[ts_col], utc=True, errors="coerce")
+    temp = pd.to_numeric(frame[temp_col], errors="coerce")
+    for name, parsed, what in ((ts_col, ts, "a timestamp"), (temp_col, temp, "a number")):
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            row = int(bad.argmax())
+            raise SourceDataInvalid(f"{path}: {name} at row {row} is not {what}: "
+                                    f"{frame[name].iloc[row]!r}", field=name, row=row,
+                                    value=frame[name].iloc[row])
+    out = pd.Series(temp.to_numpy(dtype="float64"), index=pd.DatetimeIndex(ts),
+                    name="temperature").sort_index()
+    dup = out.index.duplicated()
+    if dup.any():
+        raise SourceDataInvalid(f"{path}: duplicate {ts_col} {out.index[dup][0]}", field=ts_col,
+                                value=str(out.index[dup][0]))
+    return out
+
+
+def weather_inputs(path: Path, index: pd.DatetimeIndex, horizon: int
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Heating/cooling degrees for the series' timestamps and for the forecast horizon."""
+    future = future_index(index, horizon)
+    span = index.append(future)
+    try:
+        X = degree_features(temperature_on(span, read_weather(path)).asfreq(index.freq))
+    except InvalidInput as err:
+        raise SourceDataInvalid(f"{path}: {err}", field=err.field, row=err.row,
+                                value=err.value) from err
+    return X.loc[index], X.loc[future]
+
+
 def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "auto",
                   ts_column: str = "ts", value_column: str = "value",
-                  levels: list[float] | None = None, site: str | None = None) -> pd.DataFrame:
+                  levels: list[float] | None = None, site: str | None = None,
+                  weather: Path | None = None) -> pd.DataFrame:
     """Fit ``model`` on the file's series and write ``horizon`` steps with intervals."""
     if model not in CHOICES:
         raise ConfigError(f"--model: unknown model {model!r}; choose one of {', '.join(CHOICES)}",
@@ -84,10 +139,11 @@ def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "au
     if model in SITE_MODELS and where is None:
         raise ConfigError(f"--model {model} needs --site 'LAT,LON'", key="site", value=None)
     y = read_series(input_path, ts_column, value_column)
+    X, X_future = weather_inputs(weather, y.index, horizon) if weather else (None, None)
     level = tuple(levels) if levels else (80, 95)
     try:
         forecast = Forecaster(model=model, horizon=horizon, level=level,
-                              site=where).fit(y).predict(horizon)
+                              site=where).fit(y, X).predict(horizon, X_future)
     except InvalidInput as err:
         raise SourceDataInvalid(f"{input_path}: {err}", field=err.field, row=err.row,
                                 value=err.value) from err
@@ -106,9 +162,11 @@ def register(app: typer.Typer) -> None:
     def forecast(input: InputOpt, output: OutputOpt, horizon: HorizonOpt,
                  model: ModelOpt = "auto", ts_column: TsOpt = "ts",
                  value_column: ValueOpt = "value", level: LevelOpt = None,
-                 site: SiteOpt = None, config: ConfigOpt = None) -> None:
+                 site: SiteOpt = None, weather: WeatherOpt = None,
+                 config: ConfigOpt = None) -> None:
         """Forecast a regular series (ts, value) to a file of mean, lo_<level>, hi_<level>
-        per future timestamp; `auto` picks the model by rolling-origin backtest."""
+        per future timestamp; `auto` picks the model by rolling-origin backtest and never does
+        worse there than seasonal naive (day or week)."""
         frame = forecast_file(input, output, horizon, model, ts_column, value_column, level,
-                              site)
+                              site, weather)
         typer.echo(f"{len(frame)} steps from {frame.index[0]} written to {output}")

@@ -11,6 +11,7 @@ import pytest
 from models.errors import InvalidInput, NotFittedError
 from models.forecasting import Forecaster
 from models.forecasting.forecaster import DEFAULT_CANDIDATES
+from models.forecasting.registry import BASELINES, make_model
 
 
 def demand(days: int = 14, freq: str = "1h", seed: int = 3) -> pd.Series:
@@ -44,7 +45,7 @@ def test_frame_index_columns_and_ordered_intervals(fitted_auto: Forecaster) -> N
 
 
 def test_auto_stacks_the_candidates_by_backtest(fitted_auto: Forecaster) -> None:
-    assert set(fitted_auto.backtest_) == set(DEFAULT_CANDIDATES)
+    assert set(fitted_auto.backtest_) == set(DEFAULT_CANDIDATES) | set(BASELINES)
     assert set(fitted_auto.weights_) <= set(fitted_auto.backtest_)
     assert all(w > 0 for w in fitted_auto.weights_.values())
     assert sum(fitted_auto.weights_.values()) == pytest.approx(1.0)
@@ -53,12 +54,48 @@ def test_auto_stacks_the_candidates_by_backtest(fitted_auto: Forecaster) -> None
     assert fitted_auto.selected_ == expected
 
 
+def test_auto_records_its_choice_and_the_inner_scores(fitted_auto: Forecaster) -> None:
+    choice = fitted_auto.choice_
+    assert choice["chosen"] == fitted_auto.selected_
+    assert set(choice["scores"]) == {"stack", *BASELINES}
+    best_baseline = min(choice["scores"][b] for b in BASELINES)
+    # the stack is kept only when it beats both baselines on the inner windows
+    assert fitted_auto.fallback_ == (not choice["scores"]["stack"] < best_baseline)
+    assert Forecaster.metadata(fitted_auto.dumps())["choice"] == choice
+
+
+def seasonal_random_walk(period: int, days: int = 21, seed: int = 7) -> pd.Series:
+    """y[t] = y[t - period] + noise: the seasonal naive forecast is optimal by construction."""
+    rng = np.random.default_rng(seed)
+    n = days * 24
+    values = 100 + rng.normal(0, 5, period)
+    steps = rng.normal(0, 1, n)
+    out = np.empty(n)
+    out[:period] = values
+    for t in range(period, n):
+        out[t] = out[t - period] + steps[t]
+    return pd.Series(out, index=pd.date_range("2024-01-01", periods=n, freq="1h", name="ts"))
+
+
+@pytest.mark.parametrize(("period", "baseline"), [(24, "naive_day"), (168, "naive_week")])
+def test_auto_chooses_the_naive_forecast_where_it_is_best_by_construction(
+        period: int, baseline: str) -> None:
+    y = seasonal_random_walk(period)
+    fc = Forecaster(model="auto", n_windows=4).fit(y)
+    assert fc.selected_ == baseline
+    assert fc.weights_ == {baseline: 1.0}
+    assert fc.choice_["chosen"] == baseline
+    assert fc.choice_["scores"][baseline] <= fc.choice_["scores"]["stack"]
+    expected = make_model(baseline).fit(y).predict(24)
+    np.testing.assert_allclose(fc.predict(24)["mean"].to_numpy(), expected)
+
+
 def test_auto_drops_weak_candidates_from_the_stack() -> None:
     y = demand(days=12)
     fc = Forecaster(model="auto", n_windows=3, candidates=["ets", "day_analog"],
                     params={"day_analog": {"half_life": 1}}).fit(y)
-    assert set(fc.backtest_) == {"ets", "day_analog"}
-    assert fc.selected_ in ("ets", "day_analog", "ensemble")
+    assert set(fc.backtest_) == {"ets", "day_analog", *BASELINES}
+    assert fc.selected_ in ("ets", "day_analog", "ensemble", *BASELINES)
     assert fc.predict(24).shape == (24, 5)
 
 

@@ -131,3 +131,49 @@ def test_bad_or_missing_site_names_the_option(tmp_path: Path, model: str, site: 
         forecast_file(series_file(tmp_path), tmp_path / "o.csv", 6, model, "timestamp", "kwh",
                       site=site)
     assert err.value.key == "site"
+
+
+def weather_files(tmp_path: Path, days: int = 8, horizon: int = 12) -> tuple[Path, Path]:
+    """A load that follows the temperature (cooling) and the weather file covering it + horizon."""
+    ts = pd.date_range("2024-07-01", periods=24 * days + horizon, freq="1h", tz="UTC")
+    rng = np.random.default_rng(2)
+    temp = 24 + np.repeat(rng.normal(0, 4, days + 1), 24)[:len(ts)] + 5 * np.sin(
+        2 * np.pi * (ts.hour - 9) / 24)
+    load = 40 + 8 * np.sin(2 * np.pi * ts.hour / 24) + 3 * np.clip(temp - 22, 0, None)
+    series = pd.DataFrame({"ts": ts.map(lambda t: t.isoformat()), "value": load})
+    series.iloc[:-horizon].to_csv(tmp_path / "load.csv", index=False)
+    pd.DataFrame({"time": ts.map(lambda t: t.isoformat()), "temperature_2m": temp}).to_json(
+        tmp_path / "weather.json", orient="records")
+    return tmp_path / "load.csv", tmp_path / "weather.json"
+
+
+def test_weather_option_feeds_heating_and_cooling_degrees(app: typer.Typer,
+                                                          tmp_path: Path) -> None:
+    load, weather = weather_files(tmp_path)
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(app, ["forecast", "-i", str(load), "-o", str(out), "-H", "12",
+                                      "--model", "mstl_ar", "--weather", str(weather)])
+    assert result.exit_code == 0, result.output
+    with_weather = pd.read_csv(out)["mean"].to_numpy()
+    without = forecast_file(load, tmp_path / "plain.csv", 12, "mstl_ar")["mean"].to_numpy()
+    assert len(with_weather) == 12
+    assert not np.allclose(with_weather, without)
+
+
+def test_weather_must_cover_the_horizon_and_be_numbers(tmp_path: Path) -> None:
+    load, weather = weather_files(tmp_path)
+    frame = pd.read_json(weather)
+    frame.iloc[:-3].to_json(weather, orient="records")
+    with pytest.raises(SourceDataInvalid, match=r"no temperature for 2024-07-09 09:00.*outside"):
+        forecast_file(load, tmp_path / "o.csv", 12, "ets", weather=weather)
+    frame["temperature_2m"] = frame["temperature_2m"].astype(object)
+    frame.loc[4, "temperature_2m"] = "hot"
+    frame.to_json(weather, orient="records")
+    with pytest.raises(SourceDataInvalid, match="temperature_2m at row 4 is not a number"):
+        forecast_file(load, tmp_path / "o.csv", 12, "ets", weather=weather)
+    frame[["time"]].to_json(weather, orient="records")
+    with pytest.raises(SourceDataInvalid, match="needs columns ts"):
+        forecast_file(load, tmp_path / "o.csv", 12, "ets", weather=weather)
+    with pytest.raises(ConfigError, match="--weather: file"):
+        forecast_file(load, tmp_path / "o.csv", 12, "ets", weather=tmp_path / "none.csv")
+    assert not (tmp_path / "o.csv").exists()
