@@ -103,7 +103,7 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
     from eth_account import Account
 
     from oracle.chain import keystore
-    from oracle.chain.contracts import FeedParams, addresses, deploy_all
+    from oracle.chain.contracts import addresses, check_interval, deploy_all, deploy_params
     from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
     from oracle.chain.txmanager import TxManager
 
@@ -121,11 +121,8 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
     if is_dev_chain(w3) and w3.eth.get_balance(account.address) < 10**18:
         fund_from_dev_account(w3, account.address, 100 * 10**18)
     if deploy_if_missing and not addresses(engine, w3.eth.chain_id):
-        p = settings.pricing
-        deploy_all(w3, account, engine, FeedParams(
-            zone=p.zone, description=settings.chain.feed_description,
-            decimals=settings.chain.feed_decimals, min_price=p.floor, max_price=p.cap,
-            max_observation_age_s=max(3600, 2 * settings.scheduler.interval_s)))
+        deploy_all(w3, account, engine, deploy_params(settings))
+    check_interval(w3, engine, settings.scheduler.interval_s)
     txm = TxManager(w3, engine, account, settings.chain)
     txm.resync()
     return w3, account, txm
