@@ -16,7 +16,8 @@ contract EnergyPriceOraclePlainLoop is EnergyPriceOracle {
     ) EnergyPriceOracle(initialOwner, config, signers_, quorum_, transmitters_) {}
 
     function _checkSignatures(bytes32 digest, bytes calldata signatures, uint256 seen) internal view override {
-        for (uint256 offset = 0; offset < signatures.length; offset += SIG_BYTES) {
+        uint256 end = signatures.length;
+        for (uint256 offset = 0; offset < end;) {
             (bytes32 r, bytes32 vs) = abi.decode(signatures[offset:offset + SIG_BYTES], (bytes32, bytes32));
             address signer = ecrecover(digest, uint8(uint256(vs >> 255)) + 27, r, vs & S_MASK);
             Role storage role = s_roles[signer];
@@ -24,6 +25,9 @@ contract EnergyPriceOraclePlainLoop is EnergyPriceOracle {
             uint256 bit = 1 << role.index;
             require(seen & bit == 0, "EPO: duplicate signature");
             seen |= bit;
+            unchecked {
+                offset += SIG_BYTES; // below signatures.length, a calldata size
+            }
         }
     }
 }
