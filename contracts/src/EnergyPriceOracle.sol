@@ -198,7 +198,7 @@ contract EnergyPriceOracle is AggregatorV3Interface, Owned {
     /// the same loop in plain Solidity (bench/EnergyPriceOraclePlainLoop.sol) it saves 600-750
     /// gas per signature beyond the transmitter's, 1.0% of a 2-of-4 round, 3.5% of 5-of-13 and
     /// 5.9% of 11-of-31, and it is what keeps 5 signers (80,288) under Chronicle Scribe's 81,025
-    /// (plain: 83,206). It writes only free memory (the ecrecover input) and scratch space (the
+    /// (plain: 83,194). It writes only free memory (the ecrecover input) and scratch space (the
     /// mapping key), and reads Role's packed slot directly (`signer` is byte 1, `index` byte 2).
     function _checkSignatures(bytes32 digest, bytes calldata signatures, uint256 seen) internal view virtual {
         uint256 failure;

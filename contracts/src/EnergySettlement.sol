@@ -117,7 +117,10 @@ contract EnergySettlement is Owned, ReentrancyGuard {
         uint256 startedAt;
         uint80 answeredInRound;
         (roundId, price, startedAt,, answeredInRound) = priceFeed.latestRoundData();
-        require(startedAt != 0 && block.timestamp - startedAt <= maxPriceAge, "SET: stale price");
+        require(
+            startedAt != 0 && startedAt <= block.timestamp && block.timestamp - startedAt <= maxPriceAge,
+            "SET: stale price"
+        );
         require(answeredInRound >= roundId, "SET: stale price");
         require(price > 0, "SET: non-positive price");
         amount = Math.mulDiv(uint256(price), energyWh * tokenUnit, priceScale);

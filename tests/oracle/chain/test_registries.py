@@ -4,6 +4,7 @@ fields, flags only with evidence, schedules checked against their hash, figures 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
@@ -14,7 +15,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from oracle.chain.encoding import FLAGGING_TYPES, LEAF_TYPEHASH, anomaly_fields, meter_key, schedule_bytes
-from oracle.reporting import anomaly_call, schedule_call
+from oracle.reporting import anomaly_call, price_call, round_number, schedule_call
 
 
 def _batch(w3: Web3, n: int, batch_id: int | None = None) -> Batch:
@@ -123,3 +124,27 @@ def test_schedule_call_from_the_daemon_lands_and_refuses_figures_out_of_range(
                        ("total_cost", float("nan")), ("peak_reduction_pct", float("inf"))):
         with pytest.raises(Exception, match=key):
             schedule_call(start, {"x": 1}, {**summary, key: value})
+
+
+def test_the_daemon_catching_up_after_days_down_lands_every_interval(w3: Web3, feed: Contract, registry: Contract,
+                                                                       grid: Contract,
+                                                                       oracle_key: LocalAccount) -> None:
+    """The daemon's own calls for intervals from three days ago up to now, sent in order after an
+    outage with today's observation and detection times, all land within the id bounds."""
+    me = oracle_key.address
+    now_hour = min(next_time(w3), int(time.time())) // 3600 * 3600
+    starts = [now_hour - h * 3600 for h in (72, 71, 48, 24, 1, 0)]
+    ts = pd.Timestamp(now_hour - 7200, unit="s", tz="UTC")
+    found = pd.DataFrame({"meter_id": ["a"], "ts": [ts], "type": ["meter_tampering"], "severity": ["high"],
+                          "score": [2.0]})
+    summary = {"total_cost": 10.0, "renewable_share": 0.5, "peak_reduction_pct": 5.0, "carbon_kg": 3.0}
+    for start in starts:
+        interval = datetime.fromtimestamp(start, UTC)
+        rid = round_number(interval, 3600)
+        for call, contract in ((price_call("zone-1", rid, 0.2, [0.2, 0.21], 8), feed),
+                               (anomaly_call(rid, found), registry),
+                               (schedule_call(interval, {"start": start}, summary), grid)):
+            transact(w3, getattr(contract.functions, call.fn_name)(*call.args), me)
+    assert feed.functions.latestRound().call() == registry.functions.latestBatchId().call() == now_hour // 3600
+    assert grid.functions.latestInterval().call() == now_hour
+    assert feed.functions.getRoundData(starts[0] // 3600).call()[1] == 20_000_000
