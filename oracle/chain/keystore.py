@@ -124,7 +124,8 @@ def import_key(path: Path, private_key: SecretStr, password: SecretStr | None, *
 def _read(path: Path) -> dict[str, Any]:
     """The keystore JSON, opened without following a symlink and checked on the open file."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: a FIFO planted at the path must not hang the daemon (it fails S_ISREG)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise KeystoreError(f"no keystore at {str(path)!r}; create one with `oracle keys new` "
                             "or `oracle keys import`") from None

@@ -155,6 +155,13 @@ def test_a_symlinked_keystore_is_not_loaded(tmp_path: Path) -> None:
             read()
 
 
+def test_a_fifo_at_the_keystore_path_is_refused_without_hanging(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    os.mkfifo(path, 0o600)
+    with pytest.raises(KeystoreError, match="not a regular file"):
+        keystore.load(path, PASSWORD)
+
+
 def test_the_keystore_folder_is_created_0700_whatever_the_umask(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "k.json"
     old = os.umask(0)
