@@ -103,7 +103,7 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
     from eth_account import Account
 
     from oracle.chain import keystore
-    from oracle.chain.contracts import FeedParams, deploy_all
+    from oracle.chain.contracts import check_interval, deploy_all, deploy_params
     from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
     from oracle.chain.txmanager import TxManager
     from oracle.store.deployments import Deployments
@@ -124,11 +124,8 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
         fund_from_dev_account(w3, account.address, 100 * 10**18)
     deployments = Deployments(engine)
     if deploy_if_missing and not deployments.addresses(w3.eth.chain_id):
-        p = settings.pricing
-        deploy_all(w3, account, deployments, FeedParams(
-            zone=p.zone, description=settings.chain.feed_description,
-            decimals=settings.chain.feed_decimals, min_price=p.floor, max_price=p.cap,
-            max_observation_age_s=max(3600, 2 * settings.scheduler.interval_s)))
+        deploy_all(w3, account, deployments, deploy_params(settings))
+    check_interval(w3, deployments.addresses(w3.eth.chain_id), settings.scheduler.interval_s)
     txm = TxManager(w3, Outbox(engine, w3.eth.chain_id, account.address), account, settings.chain)
     txm.resync()
     return w3, account, txm

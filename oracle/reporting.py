@@ -18,20 +18,23 @@ import pandas as pd
 from eth_utils import keccak
 
 from oracle.chain.encoding import (
-    SEVERITY,
+    FLAGGING_TYPES,
+    MAX_ABS_COST_MILLI,
+    MAX_ABS_PEAK_BPS,
+    MAX_CARBON_GRAMS,
     PriceReport,
-    anomaly_leaf,
+    anomaly_fields,
+    bounded,
     curve_hash,
     feed_id,
-    meter_key,
+    finite,
     schedule_bytes,
     to_answer,
-    to_bps,
 )
 from oracle.chain.merkle import MerkleTree
 
-# Anomaly types that flag a meter on chain, so settlement contracts refuse its trades.
-FLAGGING_TYPES = frozenset({"meter_tampering", "trading_fraud"})
+__all__ = ["FLAGGING_TYPES", "ChainCall", "PublishDecision", "anomaly_call", "interval_key",
+           "price_call", "report_id", "round_number", "schedule_call", "should_publish"]
 
 
 def interval_key(interval_start: datetime) -> str:
@@ -45,7 +48,12 @@ def report_id(kind: str, scope: str, interval_start: datetime) -> str:
 
 
 def round_number(interval_start: datetime, interval_s: int) -> int:
-    """Round / batch id of an interval: intervals since the Unix epoch (always increasing)."""
+    """Round / batch id of an interval: intervals since the Unix epoch (always increasing).
+
+    The contracts accept an id only once its interval has started (``id * interval_s`` no later
+    than the observation or detection time), and the daemon ticks only intervals that have
+    started, so every id it sends, catch-up after an outage included, is within that bound.
+    """
     return int(interval_start.timestamp()) // interval_s
 
 
@@ -94,17 +102,26 @@ def price_call(zone: str, round_id: int, price: float, curve: list[float], decim
 
 
 def anomaly_call(batch_id: int, anomalies: pd.DataFrame) -> ChainCall:
-    """``recordBatch``: Merkle root of the anomalies, count, highest severity, meters to flag."""
-    rows = anomalies.sort_values(["meter_id", "ts", "type"]).to_dict("records")
-    leaves = [anomaly_leaf(str(r["meter_id"]), int(pd.Timestamp(r["ts"]).timestamp()),
-                           str(r["type"]), str(r["severity"]), float(r["score"])) for r in rows]
-    root = MerkleTree(leaves).root if leaves else b"\x00" * 32
-    max_severity = max((SEVERITY[str(r["severity"])] for r in rows), default=0)
-    flagged = sorted({str(r["meter_id"]) for r in rows if r["type"] in FLAGGING_TYPES})
+    """``recordBatch``: Merkle root of the anomalies, count, highest severity, and the meters to
+    flag, each with its most severe flagging anomaly and that anomaly's proof as evidence."""
+    rows = anomalies.sort_values(["meter_id", "ts", "type"]).to_dict("records") \
+        if not anomalies.empty else []
+    fields = [anomaly_fields(str(r["meter_id"]), int(pd.Timestamp(r["ts"]).timestamp()),
+                             str(r["type"]), str(r["severity"]), float(r["score"])) for r in rows]
+    leaves = [f.leaf(batch_id) for f in fields]
+    tree = MerkleTree(leaves)
+    evidence: dict[str, int] = {}  # meter -> index of its most severe flagging anomaly
+    for i, r in enumerate(rows):
+        meter = str(r["meter_id"])
+        if r["type"] in FLAGGING_TYPES and (
+                meter not in evidence or fields[i].severity > fields[evidence[meter]].severity):
+            evidence[meter] = i
+    flagged = sorted(evidence)
+    max_severity = max((f.severity for f in fields), default=0)
     detected_at = int(time.time())
-    args = [batch_id, root, len(rows), max_severity, detected_at,
-            [meter_key(m) for m in flagged], []]
-    payload = {"batch_id": batch_id, "root": root.hex(), "count": len(rows),
+    flags = [(fields[evidence[m]].as_struct(), tree.proof(evidence[m])) for m in flagged]
+    args = [batch_id, tree.root, len(rows), max_severity, detected_at, flags, []]
+    payload = {"batch_id": batch_id, "root": tree.root.hex(), "count": len(rows),
                "max_severity": max_severity, "flagged": flagged, "detected_at": detected_at,
                "leaves": [leaf.hex() for leaf in leaves]}
     return ChainCall("AnomalyRegistry", "recordBatch", args, payload)
@@ -113,12 +130,18 @@ def anomaly_call(batch_id: int, anomalies: pd.DataFrame) -> ChainCall:
 def schedule_call(interval_start: datetime, schedule: dict[str, Any],
                   summary: dict[str, Any]) -> ChainCall:
     """``commitSchedule``: hash of the full schedule plus its summary figures; the schedule
-    itself travels in the calldata and the event log."""
+    itself travels in the calldata and the event log. A figure outside the registry's range is
+    refused here, naming it, rather than queued to revert; peak reduction is clamped to ±100%."""
     body = schedule_bytes(schedule)
-    args = [int(interval_start.timestamp()), keccak(body), round(summary["total_cost"] * 1000),
-            to_bps(summary["renewable_share"], field="renewable_share"),
-            max(-10_000, min(10_000, round(summary["peak_reduction_pct"] * 100))),
-            max(0, round(summary["carbon_kg"] * 1000)), body]
+    peak = max(-100.0, min(100.0, finite(summary["peak_reduction_pct"], field="peak_reduction_pct")))
+    carbon = max(0.0, finite(summary["carbon_kg"], field="carbon_kg"))  # solver noise: -1e-9
+    args = [int(interval_start.timestamp()), keccak(body),
+            bounded(summary["total_cost"], 1000, -MAX_ABS_COST_MILLI, MAX_ABS_COST_MILLI,
+                    field="total_cost"),
+            bounded(summary["renewable_share"], 10_000, 0, 10_000, field="renewable_share"),
+            bounded(peak, 100, -MAX_ABS_PEAK_BPS, MAX_ABS_PEAK_BPS, field="peak_reduction_pct"),
+            bounded(carbon, 1000, 0, MAX_CARBON_GRAMS, field="carbon_kg"),
+            body]
     payload = {"interval_start": interval_key(interval_start), "schedule_hash": keccak(body).hex(),
                **{k: summary[k] for k in ("total_cost", "renewable_share", "peak_reduction_pct",
                                           "carbon_kg")}}

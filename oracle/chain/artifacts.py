@@ -13,7 +13,7 @@ from oracle.errors import ConfigError
 
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
 CONTRACT_NAMES = ("EnergyPriceOracle", "AnomalyRegistry", "GridOptimizationRegistry",
-                  "EnergySettlement")
+                  "EnergySettlement", "TestToken", "EnergyPriceOraclePlainLoop")
 
 
 @dataclass(frozen=True)

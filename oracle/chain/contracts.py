@@ -14,17 +14,21 @@ from typing import Any, Protocol
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import BadFunctionCallOutput
 
 from oracle.chain.artifacts import load_artifact
 from oracle.chain.encoding import feed_id, to_answer
 from oracle.chain.rpc_errors import REVERT_ERRORS, revert_reason, translate_revert
+from oracle.config import Settings
 from oracle.errors import ConfigError, TxReverted
 
 log = logging.getLogger(__name__)
 
 DEPLOYED = ("EnergyPriceOracle", "AnomalyRegistry", "GridOptimizationRegistry")
-__all__ = ["DEPLOYED", "REVERT_ERRORS", "DeploymentRecorder", "FeedParams", "bind", "bind_deployed",
-           "deploy_all", "revert_reason", "send", "translate_revert"]
+__all__ = ["DEPLOYED", "PLANNING_HORIZON_S", "REVERT_ERRORS", "DeploymentRecorder", "FeedParams", "bind",
+           "bind_deployed", "check_interval", "deploy_all", "deploy_params", "revert_reason", "send",
+           "translate_revert"]
+PLANNING_HORIZON_S = 86_400  # a schedule covers the next day: it starts at most a day ahead
 
 
 class DeploymentRecorder(Protocol):
@@ -65,7 +69,8 @@ def send(w3: Web3, account: LocalAccount, call: Any, *, value: int = 0) -> Any:
 
 @dataclass(frozen=True)
 class FeedParams:
-    """Constructor arguments of a price feed: the immutable bounds and observation age."""
+    """What the deployment fixes for good: the feed's bounds and observation age, the interval
+    that round and batch ids count in, and how far ahead a schedule may start."""
 
     zone: str
     description: str
@@ -73,21 +78,41 @@ class FeedParams:
     min_price: float
     max_price: float
     max_observation_age_s: int
+    interval_s: int = 3600
+    planning_horizon_s: int = 86_400
+
+
+def deploy_params(settings: Settings) -> FeedParams:
+    """The one place deployment parameters come from settings (``oracle contracts deploy`` and
+    the daemon's deploy-if-missing both use it). A report may land up to two heartbeats or two
+    intervals, whichever is longer, after its observation; schedules start within a day."""
+    p, interval_s = settings.pricing, settings.scheduler.interval_s
+    return FeedParams(zone=p.zone, description=settings.chain.feed_description,
+                      decimals=settings.chain.feed_decimals, min_price=p.floor, max_price=p.cap,
+                      max_observation_age_s=2 * max(p.heartbeat_s, interval_s),
+                      interval_s=interval_s, planning_horizon_s=PLANNING_HORIZON_S)
+
+
+def _constructor_args(account: LocalAccount, feed: FeedParams) -> dict[str, list[Any]]:
+    """Everything each contract needs, so one transaction per contract leaves it usable: the
+    feed's signer set (quorum 1) and transmitter are ``account``, as are the registries'
+    reporters."""
+    me = [account.address]
+    config = (feed_id(feed.zone), feed.decimals, feed.description,
+              to_answer(feed.min_price, feed.decimals, field="min_price"),
+              to_answer(feed.max_price, feed.decimals, field="max_price"),
+              feed.max_observation_age_s, feed.interval_s)
+    return {"EnergyPriceOracle": [account.address, config, me, 1, me],
+            "AnomalyRegistry": [account.address, me, feed.interval_s],
+            "GridOptimizationRegistry": [account.address, me, feed.planning_horizon_s]}
 
 
 def deploy_all(w3: Web3, account: LocalAccount, recorder: DeploymentRecorder,
                feed: FeedParams) -> dict[str, str]:
-    """Deploy the feed and both registries, authorise ``account``, hand each to ``recorder``."""
+    """Deploy the feed and both registries, one transaction each with ``account`` authorised,
+    and hand each to ``recorder``."""
     chain_id = w3.eth.chain_id
-    min_answer = to_answer(feed.min_price, feed.decimals, field="min_price")
-    max_answer = to_answer(feed.max_price, feed.decimals, field="max_price")
-    constructor_args: dict[str, list[Any]] = {
-        "EnergyPriceOracle": [account.address, feed_id(feed.zone), feed.decimals,
-                              feed.description, min_answer, max_answer,
-                              feed.max_observation_age_s],
-        "AnomalyRegistry": [account.address],
-        "GridOptimizationRegistry": [account.address],
-    }
+    constructor_args = _constructor_args(account, feed)
     deployed: dict[str, str] = {}
     for name in DEPLOYED:
         artifact = load_artifact(name)
@@ -100,10 +125,23 @@ def deploy_all(w3: Web3, account: LocalAccount, recorder: DeploymentRecorder,
                                    block_number=receipt["blockNumber"],
                                    artifact_sha256=artifact.sha256)
         log.info("deployed %s at %s", name, address)
-    feed_contract = bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
-    send(w3, account, feed_contract.functions.setTransmitters([account.address]))
-    send(w3, account, feed_contract.functions.setSigners([account.address], 1))
-    for name in ("AnomalyRegistry", "GridOptimizationRegistry"):
-        send(w3, account, bind(w3, name, deployed[name]).functions.setReporter(account.address,
-                                                                               True))
     return deployed
+
+
+def check_interval(w3: Web3, known: Mapping[str, str], interval_s: int) -> None:
+    """ConfigError unless the recorded feed and anomaly registry (``known``: name -> address)
+    count ids in ``interval_s`` seconds: with another interval every report would revert."""
+    for name, getter in (("EnergyPriceOracle", "roundInterval"), ("AnomalyRegistry", "batchInterval")):
+        if name not in known:
+            continue
+        try:
+            deployed = int(getattr(bind(w3, name, known[name]).functions, getter)().call())
+        except (*REVERT_ERRORS, BadFunctionCallOutput) as err:
+            raise ConfigError(f"{name} at {known[name]} has no {getter}(): it predates this "
+                              "version; run `oracle contracts deploy`", key="contract",
+                              value=name) from err
+        if deployed != interval_s:
+            raise ConfigError(f"scheduler.interval_s is {interval_s} but {name} at {known[name]} "
+                              f"counts ids in {deployed}-second intervals: set it back or run "
+                              "`oracle contracts deploy`", key="scheduler.interval_s",
+                              value=interval_s)

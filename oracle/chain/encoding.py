@@ -19,8 +19,17 @@ from eth_utils import keccak
 from oracle.errors import SourceDataInvalid
 
 SEVERITY = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-FLAG_TYPES = frozenset({"fraud", "tampering"})
+# Anomaly types that flag a meter on chain (AnomalyRegistry accepts a flag only for these).
+FLAGGING_TYPES = frozenset({"meter_tampering", "trading_fraud"})
 INT192_MAX = 2**191 - 1
+ANOMALY_TYPE = ("Anomaly(uint64 batchId,bytes32 meterId,uint64 ts,bytes32 kind,uint8 severity,"
+                "int64 scoreMilli)")
+LEAF_TYPEHASH = keccak(text=ANOMALY_TYPE)
+LEAF_TYPES = ("bytes32", "uint64", "bytes32", "uint64", "bytes32", "uint8", "int64")
+# GridOptimizationRegistry's bounds on a schedule's summary figures.
+MAX_ABS_COST_MILLI = 10**15
+MAX_CARBON_GRAMS = 10**15
+MAX_ABS_PEAK_BPS = 10_000
 
 EIP712_DOMAIN = [
     {"name": "name", "type": "string"},
@@ -118,19 +127,57 @@ def signature_blob(signatures: list[bytes]) -> bytes:
     return b"".join(compact_signature(sig) for sig in signatures)
 
 
-def anomaly_leaf(meter_id: str, ts: int, kind: str, severity: str, score: float) -> bytes:
-    """keccak256(keccak256(abi.encode(meterId, ts, kind, severity, scoreMilli))), double-hashed
-    so a leaf can never be confused with an inner node."""
+@dataclass(frozen=True)
+class AnomalyFields:
+    """One anomaly as the AnomalyRegistry's ``Anomaly`` struct holds it."""
+
+    meter: bytes  # meter_key(meter_id)
+    ts: int
+    kind: bytes  # keccak256 of the anomaly type
+    severity: int  # 1 low .. 4 critical
+    score_milli: int
+
+    def as_struct(self) -> tuple[bytes, int, bytes, int, int]:
+        """The ``Anomaly`` tuple the contract takes."""
+        return (self.meter, self.ts, self.kind, self.severity, self.score_milli)
+
+    def leaf_values(self, batch_id: int) -> list[Any]:
+        """The values of the leaf, in :data:`LEAF_TYPES` order."""
+        return [LEAF_TYPEHASH, batch_id, *self.as_struct()]
+
+    def leaf(self, batch_id: int) -> bytes:
+        """keccak256(keccak256(abi.encode(LEAF_TYPEHASH, batchId, fields...))): the
+        StandardMerkleTree leaf; the type hash separates it from any other tree's leaves, the
+        double hash from inner nodes."""
+        if isinstance(batch_id, bool) or not isinstance(batch_id, int) or not 0 < batch_id < 2**64:
+            raise SourceDataInvalid(f"batch_id: {batch_id!r} is not a uint64 above 0",
+                                    field="batch_id", value=batch_id)
+        return keccak(keccak(encode(list(LEAF_TYPES), self.leaf_values(batch_id))))
+
+
+def anomaly_fields(meter_id: str, ts: int, kind: str, severity: str,
+                   score: float) -> AnomalyFields:
+    """Validate one detector row and encode it; the error names the field and the meter."""
     if severity not in SEVERITY:
         raise SourceDataInvalid(f"severity: {severity!r} is not one of {sorted(SEVERITY)}",
                                 field="severity", row=meter_id, value=severity)
-    if not math.isfinite(score):
-        raise SourceDataInvalid(f"score: {score!r} is not finite", field="score", row=meter_id,
-                                value=score)
-    inner = encode(["bytes32", "uint64", "bytes32", "uint8", "int64"],
-                   [meter_key(meter_id), ts, keccak(text=kind), SEVERITY[severity],
-                    round(score * 1000)])
-    return keccak(keccak(inner))
+    if isinstance(ts, bool) or not isinstance(ts, int) or not 0 < ts < 2**64:
+        raise SourceDataInvalid(f"ts: {ts!r} is not a unix time above 0", field="ts",
+                                row=meter_id, value=ts)
+    if not kind:
+        raise SourceDataInvalid("type: empty anomaly type", field="type", row=meter_id,
+                                value=kind)
+    if not math.isfinite(score) or abs(round(score * 1000)) >= 2**63:
+        raise SourceDataInvalid(f"score: {score!r} is not a finite int64 in thousandths",
+                                field="score", row=meter_id, value=score)
+    return AnomalyFields(meter_key(meter_id), ts, keccak(text=kind), SEVERITY[severity],
+                         round(score * 1000))
+
+
+def anomaly_leaf(batch_id: int, meter_id: str, ts: int, kind: str, severity: str,
+                 score: float) -> bytes:
+    """The Merkle leaf of one detector row in batch ``batch_id``."""
+    return anomaly_fields(meter_id, ts, kind, severity, score).leaf(batch_id)
 
 
 def schedule_bytes(schedule: Any) -> bytes:
@@ -143,8 +190,18 @@ def schedule_bytes(schedule: Any) -> bytes:
                                 value=None) from err
 
 
-def to_bps(share: float, *, field: str) -> int:
-    """A fraction (0.42) as basis points (4200)."""
-    if not math.isfinite(share):
-        raise SourceDataInvalid(f"{field}: {share!r} is not finite", field=field, value=share)
-    return round(share * 10_000)
+def finite(value: Any, *, field: str) -> float:
+    """``value`` as a float, refused (naming the field) unless it is a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SourceDataInvalid(f"{field}: {value!r} is not a finite number", field=field,
+                                value=value)
+    return float(value)
+
+
+def bounded(value: Any, scale: int, low: int, high: int, *, field: str) -> int:
+    """``value * scale`` rounded; refused (naming the field) unless finite and in [low, high]."""
+    scaled = round(finite(value, field=field) * scale)
+    if not low <= scaled <= high:
+        raise SourceDataInvalid(f"{field}: {value!r} is outside the registry's range "
+                                f"[{low / scale:g}, {high / scale:g}]", field=field, value=value)
+    return scaled

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from oracle.app import open_store
 from oracle.chain import keystore
-from oracle.chain.contracts import FeedParams, deploy_all
+from oracle.chain.contracts import deploy_all, deploy_params
 from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.config import load_secrets
@@ -29,7 +29,8 @@ DEV_FUNDING_WEI = 10**20
 
 @app.command("deploy")
 def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
-    """Deploy EnergyPriceOracle, AnomalyRegistry and GridOptimizationRegistry; record them."""
+    """Deploy EnergyPriceOracle, AnomalyRegistry and GridOptimizationRegistry (one transaction
+    each, the keystore's account as signer, transmitter and reporter); record them."""
     settings = settings_for(config, db_url)
     engine = open_store(settings)
     account = keystore.load(settings.chain.keystore_path,
@@ -37,11 +38,7 @@ def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     w3 = connect(settings.chain)
     if is_dev_chain(w3) and w3.eth.get_balance(account.address) == 0:
         fund_from_dev_account(w3, account.address, DEV_FUNDING_WEI)
-    feed = FeedParams(zone=settings.pricing.zone, description=settings.chain.feed_description,
-                      decimals=settings.chain.feed_decimals, min_price=settings.pricing.floor,
-                      max_price=settings.pricing.cap,
-                      max_observation_age_s=2 * settings.pricing.heartbeat_s)
-    deployed = deploy_all(w3, account, Deployments(engine), feed)
+    deployed = deploy_all(w3, account, Deployments(engine), deploy_params(settings))
     for name, address in deployed.items():
         typer.echo(f"{name:<26} {address}  (chain {w3.eth.chain_id})")
 

@@ -19,13 +19,13 @@ app = typer.Typer(help="Create, import and inspect the oracle's encrypted signin
 KeyFileOpt = Annotated[
     Path | None,
     typer.Option("--private-key-file", dir_okay=False,
-                 help="File holding the hex private key (default: prompt, hidden)."),
+                 help="File holding the private key as 64 hex digits (default: prompt, hidden)."),
 ]
 
 
 @app.command("new")
 def new(config: ConfigOpt = None) -> None:
-    """Generate a key and write it encrypted to chain.keystore_path (mode 0600)."""
+    """Generate a key and write it encrypted to chain.keystore_path (mode 0600, folder 0700)."""
     settings = settings_for(config)
     password = load_secrets(settings).keystore_password
     address = keystore.create(settings.chain.keystore_path, password)
@@ -34,7 +34,7 @@ def new(config: ConfigOpt = None) -> None:
 
 @app.command("import")
 def import_(config: ConfigOpt = None, private_key_file: KeyFileOpt = None) -> None:
-    """Encrypt an existing private key into chain.keystore_path (mode 0600)."""
+    """Encrypt an existing private key (64 hex digits) into chain.keystore_path (mode 0600)."""
     settings = settings_for(config)
     password = load_secrets(settings).keystore_password
     if private_key_file is not None:

@@ -10,9 +10,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
 from web3 import EthereumTesterProvider, Web3
+from web3.contract import Contract
 
 from oracle.chain.artifacts import load_artifact
-from oracle.chain.contracts import FeedParams, deploy_all
+from oracle.chain.contracts import FeedParams, bind, deploy_all
 from oracle.chain.provider import fund_from_dev_account
 from oracle.config import ChainSettings
 from oracle.store.deployments import Deployments
@@ -30,6 +31,7 @@ def _chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Web3, LocalAccount
     w3 = Web3(EthereumTesterProvider())
     account = Account.create()
     fund_from_dev_account(w3, account.address, 10**21)
+    w3.provider.ethereum_tester.add_account(account.key.hex())  # type: ignore[attr-defined]  # fast transact()
     scratch = make_engine(f"sqlite:///{tmp_path_factory.mktemp('deploy')}/d.db")
     upgrade(scratch)
     return w3, account, deploy_all(w3, account, Deployments(scratch), FEED)
@@ -64,6 +66,21 @@ def engine(tmp_path: Path, w3: Web3, _chain: tuple[Web3, LocalAccount, dict[str,
 @pytest.fixture
 def deployed(w3: Web3, _chain: tuple[Web3, LocalAccount, dict[str, str]]) -> dict[str, str]:
     return dict(_chain[2])
+
+
+@pytest.fixture
+def feed(w3: Web3, deployed: dict[str, str]) -> Contract:
+    return bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
+
+
+@pytest.fixture
+def registry(w3: Web3, deployed: dict[str, str]) -> Contract:
+    return bind(w3, "AnomalyRegistry", deployed["AnomalyRegistry"])
+
+
+@pytest.fixture
+def grid(w3: Web3, deployed: dict[str, str]) -> Contract:
+    return bind(w3, "GridOptimizationRegistry", deployed["GridOptimizationRegistry"])
 
 
 @pytest.fixture

@@ -26,6 +26,13 @@ def test_artifacts_match_a_fresh_compile() -> None:
     assert f"solc {pinned}+" in result.stdout
 
 
+def test_artifacts_record_the_pinned_openzeppelin_version() -> None:
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["@openzeppelin/contracts"]
+    for name in CONTRACT_NAMES:
+        compiler = json.loads((ARTIFACTS_DIR / f"{name}.json").read_text())["compiler"]
+        assert compiler["libraries"] == {"@openzeppelin/contracts": pinned}, name
+
+
 def test_every_artifact_loads_with_abi_and_bytecode() -> None:
     for name in CONTRACT_NAMES:
         artifact = load_artifact(name)

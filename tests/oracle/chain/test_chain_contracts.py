@@ -1,11 +1,13 @@
-"""The contracts on py-evm: Chainlink-compatible reads, every attack reverting with its reason,
-Merkle batches, schedule commitments, and a consumer contract using the data."""
+"""EnergyPriceOracle on py-evm: Chainlink-compatible reads, bad reports and committee attacks
+reverting with their reason, role changes, gas within its targets."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from chainkit import next_time
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -13,29 +15,33 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from oracle.chain.artifacts import load_artifact
-from oracle.chain.contracts import REVERT_ERRORS, bind, revert_reason, send
+from oracle.chain.contracts import (
+    REVERT_ERRORS,
+    FeedParams,
+    bind,
+    check_interval,
+    deploy_all,
+    deploy_params,
+    revert_reason,
+    send,
+)
 from oracle.chain.encoding import (
     PriceReport,
-    anomaly_leaf,
     feed_id,
-    meter_key,
-    schedule_bytes,
     sign_report,
     signature_blob,
     to_answer,
 )
-from oracle.chain.merkle import MerkleTree
 from oracle.chain.provider import fund_from_dev_account
-from oracle.errors import TxReverted
-
-
-@pytest.fixture
-def feed(w3: Web3, deployed: dict[str, str]) -> Contract:
-    return bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
+from oracle.config import Settings
+from oracle.errors import ConfigError, TxReverted
+from oracle.store.deployments import Deployments
+from oracle.store.engine import make_engine
+from oracle.store.migrate import upgrade
 
 
 def _now(w3: Web3) -> int:
-    return int(w3.eth.get_block("latest")["timestamp"])
+    return next_time(w3)  # the block the next transaction lands in
 
 
 def _report(w3: Web3, round_id: int, price: float = 0.12, age: int = 0) -> PriceReport:
@@ -59,7 +65,7 @@ def _funded(w3: Web3) -> LocalAccount:
 def test_feed_reads_like_a_chainlink_aggregator(w3: Web3, feed: Contract,
                                                 oracle_key: LocalAccount) -> None:
     assert feed.functions.decimals().call() == 8
-    assert feed.functions.version().call() == 4
+    assert feed.functions.version().call() == 5
     assert feed.functions.description().call() == "SolChain zone-1 energy price"
     report = _report(w3, 7, price=0.1234)
     receipt = send(w3, oracle_key, feed.functions.transmit(*report.args()))
@@ -69,8 +75,7 @@ def test_feed_reads_like_a_chainlink_aggregator(w3: Web3, feed: Contract,
     assert feed.functions.getRoundData(7).call()[1] == 12_340_000
     events = feed.events.AnswerUpdated().process_receipt(receipt, errors=DISCARD)
     assert events[0]["args"]["current"] == 12_340_000 and events[0]["args"]["roundId"] == 7
-    assert feed.events.NewRound().process_receipt(receipt, errors=DISCARD)[0]["args"]["startedBy"] == \
-        oracle_key.address
+    assert events[0]["args"]["updatedAt"] == updated
     with pytest.raises(REVERT_ERRORS) as info:
         feed.functions.getRoundData(6).call()
     assert revert_reason(info.value) == "No data present"
@@ -86,6 +91,9 @@ def test_interface_matches_aggregator_v3_exactly() -> None:
 
 @pytest.mark.parametrize(("name", "mutate", "reason"), [
     ("older round", lambda w3: _report(w3, 4), "EPO: round not newer"),
+    ("round of a later interval", lambda w3: _report(w3, _now(w3) // 3600 + 1),
+     "EPO: round ahead of its observation"),
+    ("observation 61 s ahead", lambda w3: _report(w3, 6, age=-61), "EPO: observation in the future"),
     ("older observation", lambda w3: _report(w3, 6, age=10), "EPO: observation older than latest"),
     ("replayed report", lambda w3: _report(w3, 5), "EPO: round not newer"),
     ("stale observation", lambda w3: _report(w3, 6, age=3601), "EPO: stale observation"),
@@ -173,8 +181,8 @@ def test_transmitter_signer_counts_once_and_signatures_are_64_bytes(
     assert feed.functions.latestRoundData().call()[1] == report.answer
 
 
-@pytest.mark.parametrize(("n", "quorum", "target"), [(1, 1, 56_000), (4, 2, 62_000),
-                                                     (7, 3, 68_000)])
+@pytest.mark.parametrize(("n", "quorum", "target"), [(1, 1, 56_000), (4, 2, 62_000), (7, 3, 68_000),
+                                                     (13, 5, 81_025)])
 def test_price_round_gas_stays_within_target(w3: Web3, feed: Contract, oracle_key: LocalAccount,
                                              n: int, quorum: int, target: int) -> None:
     others = [Account.create() for _ in range(n - 1)]
@@ -216,82 +224,34 @@ def test_no_older_than(w3: Web3, feed: Contract, oracle_key: LocalAccount) -> No
     assert revert_reason(info.value) == "EPO: stale price"
 
 
-def _anomalies(n: int) -> list[bytes]:
-    return [anomaly_leaf(f"m{i}", 1_700_000_000 + i, "spike", "high", 0.9) for i in range(n)]
-
-
-def test_anomaly_batch_proofs_and_flags(w3: Web3, deployed: dict[str, str],
-                                        oracle_key: LocalAccount) -> None:
+def test_deploy_is_one_transaction_per_contract_and_leaves_each_usable(tmp_path: Path, w3: Web3) -> None:
+    key = _funded(w3)
+    engine = make_engine(f"sqlite:///{tmp_path}/d.db")
+    upgrade(engine)
+    nonce = w3.eth.get_transaction_count(key.address)
+    deployed = deploy_all(w3, key, Deployments(engine), FeedParams("zone-1", "d", 8, 0.01, 2.0, 3600))
+    assert w3.eth.get_transaction_count(key.address) - nonce == 3
+    feed = bind(w3, "EnergyPriceOracle", deployed["EnergyPriceOracle"])
+    assert (feed.functions.quorum().call(), feed.functions.signers().call(), feed.functions.transmitters().call()) \
+        == (1, [key.address], [key.address])
+    assert feed.functions.roundInterval().call() == 3600
+    now = _now(w3)
+    send(w3, key, feed.functions.transmit(*_report(w3, now // 3600).args()))
     registry = bind(w3, "AnomalyRegistry", deployed["AnomalyRegistry"])
-    leaves = _anomalies(5)
-    tree = MerkleTree(leaves)
-    meter = meter_key("m3")
-    send(w3, oracle_key, registry.functions.recordBatch(1, tree.root, 5, 3, _now(w3), [meter], []))
-    for i, leaf in enumerate(leaves):
-        assert registry.functions.verifyAnomaly(1, leaf, tree.proof(i)).call() is True
-    assert registry.functions.isFlagged(meter).call() is True
-    bad = [b"\x00" * 32, *tree.proof(2)[1:]]
-    with pytest.raises(REVERT_ERRORS) as info:
-        registry.functions.verifyAnomaly(1, leaves[2], bad).call()
-    assert revert_reason(info.value) == "AR: bad Merkle proof"
-    with pytest.raises(REVERT_ERRORS) as info:
-        registry.functions.verifyAnomaly(1, _anomalies(6)[5], tree.proof(4)).call()
-    assert revert_reason(info.value) == "AR: bad Merkle proof"
-    send(w3, oracle_key, registry.functions.recordBatch(2, b"\x00" * 32, 0, 0, _now(w3), [],
-                                                        [meter]))
-    assert registry.functions.isFlagged(meter).call() is False
-    stranger = _funded(w3)
-    assert _reverts(w3, stranger, registry.functions.recordBatch(
-        3, tree.root, 5, 3, _now(w3), [], [])) == "AR: unauthorised reporter"
-    assert _reverts(w3, oracle_key, registry.functions.recordBatch(
-        2, tree.root, 5, 3, _now(w3), [], [])) == "AR: batch not newer"
+    grid = bind(w3, "GridOptimizationRegistry", deployed["GridOptimizationRegistry"])
+    assert registry.functions.isReporter(key.address).call() and grid.functions.isReporter(key.address).call()
+    assert (registry.functions.batchInterval().call(), grid.functions.planningHorizon().call()) == (3600, 86_400)
+    check_interval(w3, engine, 3600)
+    with pytest.raises(ConfigError, match=r"scheduler\.interval_s is 900") as info:
+        check_interval(w3, engine, 900)
+    assert info.value.key == "scheduler.interval_s"
 
 
-def test_schedule_commitment_checks_the_hash(w3: Web3, deployed: dict[str, str],
-                                             oracle_key: LocalAccount) -> None:
-    registry = bind(w3, "GridOptimizationRegistry", deployed["GridOptimizationRegistry"])
-    schedule = schedule_bytes({"flows": [[1.5, -0.5]], "soc": [0.4, 0.6]})
-    digest = Web3.keccak(schedule)
-    receipt = send(w3, oracle_key, registry.functions.commitSchedule(
-        1_700_000_000, digest, 12_345, 4_200, 1_000, 5_000, schedule))
-    event = registry.events.ScheduleCommitted().process_receipt(receipt, errors=DISCARD)[0]["args"]
-    assert event["schedule"] == schedule and event["renewableShareBps"] == 4_200
-    assert registry.functions.getCommitment(1_700_000_000).call()[0] == digest
-    assert _reverts(w3, oracle_key, registry.functions.commitSchedule(
-        1_700_003_600, b"\x01" * 32, 0, 0, 0, 0, schedule)) == \
-        "GOR: schedule does not match its hash"
-
-
-def test_settlement_consumer_reads_feed_and_refuses_flagged_meters(
-        w3: Web3, deployed: dict[str, str], feed: Contract, oracle_key: LocalAccount) -> None:
-    artifact = load_artifact("EnergySettlement")
-    factory = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    receipt = send(w3, oracle_key, factory.constructor(feed.address, deployed["AnomalyRegistry"],
-                                                       900))
-    settlement = bind(w3, "EnergySettlement", receipt["contractAddress"])
-    good, bad = meter_key("good"), meter_key("bad")
-    with pytest.raises(REVERT_ERRORS) as info:  # no price yet
-        settlement.functions.quote(good, 1000).call()
-    assert revert_reason(info.value) == "No data present"
-    send(w3, oracle_key, feed.functions.transmit(*_report(w3, 1, price=0.25).args()))
-    amount, price, round_id = settlement.functions.quote(good, 2_000).call()
-    assert (amount, price, round_id) == (50_000_000, 25_000_000, 1)
-    registry = bind(w3, "AnomalyRegistry", deployed["AnomalyRegistry"])
-    tree = MerkleTree(_anomalies(1))
-    send(w3, oracle_key, registry.functions.recordBatch(1, tree.root, 1, 4, _now(w3), [bad], []))
-    assert _reverts(w3, oracle_key, settlement.functions.settle(bad, 1000)) == \
-        "SET: meter is flagged"
-    w3.provider.ethereum_tester.time_travel(_now(w3) + 1000)  # type: ignore[attr-defined]
-    assert _reverts(w3, oracle_key, settlement.functions.settle(good, 1000)) == "SET: stale price"
-
-
-def test_anomaly_batch_gas_does_not_grow_with_the_batch(w3: Web3, deployed: dict[str, str],
-                                                        oracle_key: LocalAccount) -> None:
-    registry = bind(w3, "AnomalyRegistry", deployed["AnomalyRegistry"])
-    gas = []
-    for batch_id, size in enumerate((1, 1, 1000), start=1):  # the first batch warms the slots
-        tree = MerkleTree(_anomalies(size))
-        receipt = send(w3, oracle_key, registry.functions.recordBatch(
-            batch_id, tree.root, size, 3, _now(w3), [], []))
-        gas.append(receipt["gasUsed"])
-    assert abs(gas[2] - gas[1]) <= 64  # only calldata bytes of the count differ
+def test_deploy_params_come_from_the_settings_in_one_place() -> None:
+    settings = Settings()
+    params = deploy_params(settings.model_copy(update={
+        "scheduler": settings.scheduler.model_copy(update={"interval_s": 900}),
+        "pricing": settings.pricing.model_copy(update={"heartbeat_s": 3600, "floor": 0.02, "cap": 0.9})}))
+    assert (params.interval_s, params.max_observation_age_s, params.min_price, params.max_price) == \
+        (900, 7200, 0.02, 0.9)
+    assert params.zone == settings.pricing.zone and params.decimals == settings.chain.feed_decimals

@@ -5,10 +5,15 @@ from __future__ import annotations
 import math
 
 import pytest
+from eth_abi import encode
+from eth_utils import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle.chain.encoding import (
+    LEAF_TYPEHASH,
+    LEAF_TYPES,
+    anomaly_fields,
     anomaly_leaf,
     compact_signature,
     curve_hash,
@@ -38,10 +43,28 @@ def test_curve_hash_names_the_bad_point() -> None:
     assert curve_hash([0.1, 0.2], 8) != curve_hash([0.2, 0.1], 8)
 
 
-def test_anomaly_leaf_rejects_unknown_severity() -> None:
-    with pytest.raises(SourceDataInvalid, match="severity") as info:
-        anomaly_leaf("m1", 0, "spike", "extreme", 1.0)
+@pytest.mark.parametrize(("args", "field"), [
+    (("m1", 1_700_000_000, "spike", "extreme", 1.0), "severity"),
+    (("m1", 0, "spike", "low", 1.0), "ts"),
+    (("m1", 2**64, "spike", "low", 1.0), "ts"),
+    (("m1", 1_700_000_000, "", "low", 1.0), "type"),
+    (("m1", 1_700_000_000, "spike", "low", math.nan), "score"),
+    (("m1", 1_700_000_000, "spike", "low", 1e17), "score"),
+])
+def test_anomaly_fields_name_the_bad_field_and_meter(args: tuple[object, ...], field: str) -> None:
+    with pytest.raises(SourceDataInvalid, match=field) as info:
+        anomaly_fields(*args)  # type: ignore[arg-type]
     assert info.value.row == "m1"
+
+
+def test_anomaly_leaf_is_double_hashed_typed_and_bound_to_its_batch() -> None:
+    fields = anomaly_fields("m1", 1_700_000_000, "spike", "high", 0.9)
+    values = [LEAF_TYPEHASH, 7, keccak(text="m1"), 1_700_000_000, keccak(text="spike"), 3, 900]
+    assert fields.leaf(7) == keccak(keccak(encode(list(LEAF_TYPES), values)))
+    assert anomaly_leaf(7, "m1", 1_700_000_000, "spike", "high", 0.9) == fields.leaf(7) != fields.leaf(8)
+    for bad in (0, 2**64, True):
+        with pytest.raises(SourceDataInvalid, match="batch_id"):
+            fields.leaf(bad)
 
 
 def test_schedule_bytes_is_canonical_and_refuses_nan() -> None:
