@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from oracle import __version__
+from oracle.redact import redact
 from oracle.telemetry import Metrics
 
 Check = Callable[[], None]  # raises when the dependency is not reachable
@@ -36,7 +37,7 @@ class Readiness:
                 check()
                 results[name] = "ok"
             except Exception as err:  # any failure means not ready
-                results[name] = f"failing: {type(err).__name__}: {err}"[:300]
+                results[name] = redact(f"failing: {type(err).__name__}: {err}")[:300]
         if self.max_tick_age_s is not None:
             reference = self.last_tick if self.last_tick is not None else self.started
             age = time.time() - reference
@@ -54,8 +55,8 @@ def create_api(metrics: Metrics, readiness: Readiness,
                   description="Health, metrics and model endpoints of the SolChain oracle daemon.")
 
     @api.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """The process is alive."""
+    async def healthz() -> dict[str, str]:
+        """The process is alive (answered on the event loop: never queued behind a model)."""
         return {"status": "ok", "version": __version__}
 
     @api.get("/readyz", tags=["ops"])
