@@ -236,8 +236,7 @@ def read_secret_file(path: Path) -> str:
         value = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as err:
         reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
-        raise ConfigError(f"secret file {str(path)!r} cannot be read: {reason}",
-                          key=path.name) from None
+        raise ConfigError(f"secret file {path} is not readable ({reason})", key=path.name) from None
     remember(value)
     return value
 

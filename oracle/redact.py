@@ -25,10 +25,13 @@ MIN_REMEMBERED = 4  # shorter values would mask ordinary words
 
 _WORDS = "|".join(SECRET_WORDS)
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s'\"]*):[^\s'\"]*@")
+_NAME = r"[\w.\-]*(?:" + _WORDS + r")[\w.\-]*"
+_VALUE = r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|(?:Bearer\s+|Basic\s+)?[^\s&,;)\]}'"]+"""
 _FIELD = re.compile(
-    r"""(?P<name>["']?[\w.\-]*(?:""" + _WORDS + r""")[\w.\-]*["']?)"""
-    r"""(?P<sep>\s*[=:]\s*)"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|(?:Bearer\s+|Basic\s+)?[^\s&,;)\]}'"]+)""",
+    r"(?<![\w/.\-])"  # a name, not the tail of a path or of a longer word
+    + "(?P<name>" + '"' + _NAME + '"' + "|'" + _NAME + "'|" + _NAME + ")"
+    + r"(?P<sep>\s*[=:]\s*)"
+    + "(?P<value>" + _VALUE + ")",
     re.IGNORECASE)
 
 _known: set[str] = set()
