@@ -119,8 +119,9 @@ def test_a_postgres_connection_killed_mid_transaction_rolls_back_whole(
         with admin.begin() as conn:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         session.execute(text("INSERT INTO t VALUES (4, 'four')"))
-    assert "terminating connection due to administrator command" in str(info.value)
-    assert "rolled back" in str(info.value) and isinstance(info.value, StoreUnavailable)
+    message = str(info.value)  # the reason is the server's: killed, or closed unexpectedly
+    assert message.startswith("lost the database postgresql") and "rolled back" in message
+    assert "terminating connection" in message or "closed the connection" in message
     assert rows(pg_engine) == before  # the pool reconnects; nothing of the transaction stayed
     admin.dispose()
 
