@@ -14,11 +14,22 @@ from models.forecasting import Forecaster
 from models.forecasting.daylight import Site
 from models.forecasting.forecaster import CHOICES
 from models.forecasting.registry import SITE_MODELS
-from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_table, write_output
+from oracle.cli._common import (
+    ConfigOpt,
+    InputOpt,
+    OutputOpt,
+    check_output,
+    read_table,
+    settings_for,
+    write_output,
+)
+from oracle.config import ApiSettings
 from oracle.errors import ConfigError, ModelError, SourceDataInvalid
+from oracle.limits import Limits, check_at_most
 
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1,
-                                         help="Steps to forecast (at the series' frequency).")]
+                                         help="Steps to forecast (at the series' frequency; "
+                                              "at most api.max_horizon).")]
 ModelOpt = Annotated[str, typer.Option("--model", help=f"One of: {', '.join(CHOICES)}.")]
 TsOpt = Annotated[str, typer.Option("--ts-column", help="Timestamp column (ISO 8601).")]
 ValueOpt = Annotated[str, typer.Option("--value-column", help="Value column to forecast.")]
@@ -75,8 +86,12 @@ def read_series(path: Path, ts_column: str, value_column: str) -> pd.Series:
 
 def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "auto",
                   ts_column: str = "ts", value_column: str = "value",
-                  levels: list[float] | None = None, site: str | None = None) -> pd.DataFrame:
+                  levels: list[float] | None = None, site: str | None = None,
+                  limits: Limits | None = None) -> pd.DataFrame:
     """Fit ``model`` on the file's series and write ``horizon`` steps with intervals."""
+    limits = limits or ApiSettings()
+    check_output(output)
+    check_at_most("--horizon", horizon, limits.max_horizon, "max_horizon", "steps")
     if model not in CHOICES:
         raise ConfigError(f"--model: unknown model {model!r}; choose one of {', '.join(CHOICES)}",
                           key="model", value=model)
@@ -84,6 +99,7 @@ def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "au
     if model in SITE_MODELS and where is None:
         raise ConfigError(f"--model {model} needs --site 'LAT,LON'", key="site", value=None)
     y = read_series(input_path, ts_column, value_column)
+    check_at_most(f"{input_path}", len(y), limits.max_points, "max_points", "points")
     level = tuple(levels) if levels else (80, 95)
     try:
         forecast = Forecaster(model=model, horizon=horizon, level=level,
@@ -110,5 +126,5 @@ def register(app: typer.Typer) -> None:
         """Forecast a regular series (ts, value) to a file of mean, lo_<level>, hi_<level>
         per future timestamp; `auto` picks the model by rolling-origin backtest."""
         frame = forecast_file(input, output, horizon, model, ts_column, value_column, level,
-                              site)
+                              site, settings_for(config).api)
         typer.echo(f"{len(frame)} steps from {frame.index[0]} written to {output}")
