@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from oracle.config import ApiSettings
@@ -152,7 +153,10 @@ def model_router(models: Models, token: str | None = None, limits: ApiSettings |
     router = APIRouter(tags=["models"], dependencies=[Depends(bearer_guard(token))],
                        responses=_ERRORS, route_class=SafeRoute)
 
-    async def answer(request: Request, prepare: Callable[[], Job]) -> dict[str, Any]:
+    async def answer(request: Request, prepare: Callable[[], Job],
+                     shape: type[BaseModel]) -> Response:
+        """Prepare (thread), compute (worker), shape and serialise (thread): the event loop
+        only waits, so /healthz stays quick while large answers are built."""
         started = time.monotonic()
         job: Job | None = None
         try:
@@ -160,43 +164,52 @@ def model_router(models: Models, token: str | None = None, limits: ApiSettings |
             remaining = limits.request_timeout_s - (time.monotonic() - started)
             result = await run.run(translated, (job.compute, job.where, *job.args),
                                    budget_s=max(remaining, 0.001), gone=request.is_disconnected)
-            return finite(job.finish(result))
+            finish = job.finish
+            body = await run_in_threadpool(
+                lambda: shape.model_validate(finite(finish(result))).model_dump_json())
+            return Response(body, media_type="application/json")
         except Rejected as err:
             if job is not None:
                 models.note(job.endpoint, err)
             raise HTTPException(err.status, detail=err.detail(), headers=err.headers) from err
 
     @router.post("/forecast/demand", response_model=ForecastResponse)
-    async def forecast_demand(body: DemandForecastRequest, request: Request) -> dict[str, Any]:
+    async def forecast_demand(body: DemandForecastRequest, request: Request) -> Response:
         """Demand forecast with prediction intervals from the demand champion."""
-        return await answer(request, lambda: endpoints.forecast_demand(models, body, limits))
+        return await answer(request, lambda: endpoints.forecast_demand(models, body, limits),
+                            ForecastResponse)
 
     @router.post("/forecast/solar", response_model=ForecastResponse)
-    async def forecast_solar(body: SolarForecastRequest, request: Request) -> dict[str, Any]:
+    async def forecast_solar(body: SolarForecastRequest, request: Request) -> Response:
         """PV production forecast for a site from weather (physics + learned correction)."""
         from oracle.serving import solar
 
-        return await answer(request, lambda: solar.forecast_solar(models, body, limits))
+        return await answer(request, lambda: solar.forecast_solar(models, body, limits),
+                            ForecastResponse)
 
     @router.post("/pricing/optimize", response_model=PricingResponse)
-    async def pricing_optimize(body: PricingRequest, request: Request) -> dict[str, Any]:
+    async def pricing_optimize(body: PricingRequest, request: Request) -> Response:
         """Welfare-optimal price of a demand and a supply curve, with its components."""
-        return await answer(request, lambda: endpoints.optimize_price(models, body, limits))
+        return await answer(request, lambda: endpoints.optimize_price(models, body, limits),
+                            PricingResponse)
 
     @router.post("/pricing/clear", response_model=ClearResponse)
-    async def pricing_clear(body: ClearRequest, request: Request) -> dict[str, Any]:
+    async def pricing_clear(body: ClearRequest, request: Request) -> Response:
         """Double-auction clearing of bids and offers."""
-        return await answer(request, lambda: endpoints.clear(models, body, limits))
+        return await answer(request, lambda: endpoints.clear(models, body, limits),
+                            ClearResponse)
 
     @router.post("/anomaly/detect", response_model=AnomalyResponse)
-    async def anomaly_detect(body: AnomalyRequest, request: Request) -> dict[str, Any]:
+    async def anomaly_detect(body: AnomalyRequest, request: Request) -> Response:
         """Anomalous readings with type, severity and recommended action."""
-        return await answer(request, lambda: endpoints.detect(models, body, limits))
+        return await answer(request, lambda: endpoints.detect(models, body, limits),
+                            AnomalyResponse)
 
     @router.post("/optimize/grid", response_model=DispatchResponse)
-    async def optimize_grid(body: DispatchRequest, request: Request) -> dict[str, Any]:
+    async def optimize_grid(body: DispatchRequest, request: Request) -> Response:
         """Optimal microgrid dispatch: storage, imports, line flows and nodal prices."""
-        return await answer(request, lambda: endpoints.dispatch(models, body, limits))
+        return await answer(request, lambda: endpoints.dispatch(models, body, limits),
+                            DispatchResponse)
 
     return router
 

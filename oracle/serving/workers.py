@@ -150,8 +150,8 @@ class ModelWorkers:
         deadline = time.monotonic() + budget_s
         while True:
             worker = await self._take(deadline, budget_s, gone)
-            try:
-                worker.conn.send((fn, args))
+            try:  # pickling a large request would hold the event loop: a thread does it
+                await run_in_threadpool(worker.conn.send, (fn, args))
                 break
             except (BrokenPipeError, OSError):  # died while idle: take another
                 self._replace(worker)
@@ -219,7 +219,7 @@ class ModelWorkers:
         finally:
             loop.remove_reader(fd)
         try:
-            reply: tuple[str, Any] = worker.conn.recv()
+            reply: tuple[str, Any] = await run_in_threadpool(worker.conn.recv)
         except (EOFError, OSError):
             raise Rejected(422, (), "the model worker stopped while computing this request "
                            "(out of memory? see api.worker_memory_mb)", "worker_died",
