@@ -93,7 +93,9 @@ def demo(
 
 
 def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
-    """The read-only HTTP API alone: /healthz, /readyz, /metrics and the model endpoints."""
+    """The read-only HTTP API alone on api.host:api.port: /healthz, /readyz, /metrics and the
+    model endpoints (each call in one of api.workers worker processes, stopped past
+    api.request_timeout_s or when its client leaves). A taken port: one line, exit 1."""
     from oracle import logs
     from oracle.api import Readiness
     from oracle.app import open_store

@@ -19,6 +19,7 @@ cannot stop a call, only stop waiting for it); ``oracle serve`` and ``oracle run
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 import os
@@ -66,8 +67,9 @@ class InlineRunner:
 
     async def run(self, fn: Callable[..., Any], args: tuple[Any, ...], *, budget_s: float,
                   gone: Gone) -> Any:
-        try:
-            return await asyncio.wait_for(run_in_threadpool(fn, *args), budget_s)
+        call = asyncio.get_running_loop().run_in_executor(None, functools.partial(fn, *args))
+        try:  # an executor future stops being waited for at once (the thread runs on)
+            return await asyncio.wait_for(call, budget_s)
         except TimeoutError:
             raise over_budget(budget_s) from None
 
@@ -129,7 +131,8 @@ class _Worker:
 
 
 class ModelWorkers:
-    """``processes`` model workers; :meth:`run` sends a call to an idle one."""
+    """``processes`` model workers, started on first use; :meth:`run` sends a call to an idle
+    one."""
 
     def __init__(self, processes: int = 2, memory_mb: int | None = None) -> None:
         self.processes = processes
@@ -140,7 +143,16 @@ class ModelWorkers:
         self._lock = threading.Lock()
         self._closed = False
         self._start_failing = False
-        for _ in range(processes):  # started in the background: start-up imports take seconds
+        self._started = False
+
+    def _start(self) -> None:
+        """Start the workers on first use (a daemon whose API gets no model call pays nothing);
+        in the background, since the forkserver's first start imports the models."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        for _ in range(self.processes):
             self._replace(None)
 
     async def run(self, fn: Callable[..., Any], args: tuple[Any, ...], *, budget_s: float,
@@ -148,6 +160,7 @@ class ModelWorkers:
         """``fn(*args)`` in a worker; Rejected when it fails, the budget runs out or the
         client goes away (the worker is then killed and replaced)."""
         deadline = time.monotonic() + budget_s
+        self._start()
         while True:
             worker = await self._take(deadline, budget_s, gone)
             try:  # pickling a large request would hold the event loop: a thread does it
@@ -239,7 +252,9 @@ class ModelWorkers:
             return [w.process.pid for w in self._idle]
 
     def ready(self, timeout_s: float) -> bool:
-        """Wait until every worker has started (the first start imports the models)."""
+        """Start the workers and wait until every one is up (the first start imports the
+        models)."""
+        self._start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with self._lock:

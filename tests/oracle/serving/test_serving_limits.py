@@ -314,3 +314,21 @@ def test_a_taken_port_ends_the_process_with_one_line(command: str, tmp_path: Pat
     lines = done.stderr.strip().splitlines()
     assert lines == [f"error: the API cannot listen on 127.0.0.1:{port} (api.host, api.port): "
                      "Address already in use"], done.stderr
+
+
+def test_the_inline_runner_stops_waiting_at_the_budget() -> None:
+    import asyncio
+
+    from oracle.serving import InlineRunner, Rejected
+
+    async def never_gone() -> bool:
+        return False
+
+    async def call() -> float:
+        started = time.perf_counter()
+        with pytest.raises(Rejected) as info:
+            await InlineRunner().run(time.sleep, (2.0,), budget_s=0.3, gone=never_gone)
+        assert info.value.kind == "budget_exceeded"
+        return time.perf_counter() - started
+
+    assert asyncio.run(call()) < 1.5  # the answer does not wait for the thread
