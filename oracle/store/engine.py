@@ -43,6 +43,11 @@ _SQLITE_NOT_A_DATABASE = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
 
 def normalise_url(url: str, password: str | None = None) -> URL:
     """Parse a database URL; use psycopg 3 for PostgreSQL; add the password from the secrets."""
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    if netloc.count("@") > 1:  # the driver would take part of the password for the host
+        raise ConfigError(f"setting 'database_url' (--db-url) = {redact(repr(url))}: the user or "
+                          "password holds an '@'; write it as %40", key="database_url",
+                          value=redact(url))
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as err:
