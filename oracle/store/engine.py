@@ -37,6 +37,7 @@ log = logging.getLogger("oracle.store")
 _PG_FULL = {"53100"}  # disk_full
 _PG_READ_ONLY = {"25006"}  # read_only_sql_transaction (also a hot standby)
 _PG_UNAVAILABLE_CLASSES = ("08", "57", "53")  # connection, operator intervention, resources
+_PG_NOT_OUTAGES = {"57014"}  # query_canceled (a statement timeout): the caller's to handle
 _SQLITE_UNAVAILABLE = ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 _SQLITE_NOT_A_DATABASE = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
 
@@ -95,9 +96,12 @@ def translate(err: BaseException, url: str, *, connecting: bool,
     if sqlite_name.startswith(_SQLITE_NOT_A_DATABASE):
         return ConfigError(f"setting 'database_url': {url} is not a usable SQLite database "
                            f"({reason})", key="database_url", value=url)
-    postgres_down = type(err).__name__ == "OperationalError" and hasattr(err, "sqlstate") and (
-        sqlstate is None or sqlstate.startswith(_PG_UNAVAILABLE_CLASSES))
-    if disconnect or postgres_down or sqlite_name.startswith(_SQLITE_UNAVAILABLE):
+    operational = type(err).__name__ == "OperationalError"
+    postgres_down = operational and hasattr(err, "sqlstate") and (
+        sqlstate is None or (sqlstate.startswith(_PG_UNAVAILABLE_CLASSES)
+                             and sqlstate not in _PG_NOT_OUTAGES))
+    if disconnect or postgres_down or (connecting and operational) \
+            or sqlite_name.startswith(_SQLITE_UNAVAILABLE):
         if connecting:
             return StoreUnavailable(f"cannot connect to {where}: {reason}")
         return StoreUnavailable(f"lost {where} ({reason}): the transaction was rolled back; "

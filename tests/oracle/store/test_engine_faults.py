@@ -142,3 +142,22 @@ def test_constraint_violations_pass_through_for_their_callers(tmp_path: Path) ->
     with pytest.raises(IntegrityError), session_scope(engine) as session:
         session.execute(text("INSERT INTO t VALUES (1, 'again')"))
     assert rows(engine) == [(1, "one"), (2, "two")]
+
+
+@pytest.mark.postgres
+def test_a_missing_postgres_database_is_store_unavailable(pg_schema: str) -> None:
+    url = pg_schema.split("?")[0].rsplit("/", 1)[0] + "/no_such_database_here"
+    with pytest.raises(StoreUnavailable,
+                       match=r'cannot connect.*"no_such_database_here" does not exist'):
+        make_engine(url)
+
+
+@pytest.mark.postgres
+def test_a_statement_timeout_is_not_called_an_outage(pg_engine: Engine) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    with pytest.raises(OperationalError, match="statement timeout"), \
+            session_scope(pg_engine) as session:
+        session.execute(text("SET LOCAL statement_timeout = 50"))
+        session.execute(text("SELECT pg_sleep(2)"))
+    assert rows(pg_engine) == [(1, "one"), (2, "two")]
