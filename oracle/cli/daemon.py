@@ -57,11 +57,11 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
 def _api(target: Any, metrics: Any, readiness: Any) -> Any:
     """Health, metrics and the model endpoints (in worker processes), behind the guard."""
     from oracle.api import create_api
-    from oracle.serving.routes import guard_requests, routers_for
+    from oracle.serving.routes import api_token, guard_requests, routers_for
 
     settings = getattr(target, "settings", target)
     api = create_api(metrics, readiness, routers_for(target))
-    guard_requests(api, settings.api)
+    guard_requests(api, settings.api, token=api_token(settings))
     return api
 
 

@@ -1,5 +1,7 @@
-"""ASGI middleware in front of routing and auth: body size, body read deadline, JSON nesting.
+"""ASGI middleware in front of routing: bearer token, body size, read deadline, JSON nesting.
 
+- with a token set, a POST (every model endpoint) without it is a 401 before its body is read,
+  so a client without credentials cannot make the server parse anything;
 - a body over ``max_bytes`` (declared in Content-Length or streamed) is a JSON 413 naming the
   limit, sent before the rest is read, and the connection is closed;
 - a body that has not fully arrived within ``body_timeout_s`` (a client that announces a large
@@ -12,6 +14,7 @@ The body is buffered (at most ``max_bytes``) and replayed to the app.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 
 from starlette.concurrency import run_in_threadpool
@@ -31,21 +34,39 @@ def _replay(message: Message, receive: Receive) -> Receive:
     return replay
 
 
+def token_matches(given: str, token: str) -> bool:
+    """Constant-time comparison of a presented bearer token with the configured one."""
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _bearer(headers: dict[bytes, bytes]) -> str:
+    scheme, _, value = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
+
+
 class RequestGuard:
-    """Refuses oversized, slow and too deeply nested request bodies (see the module doc)."""
+    """Refuses unauthenticated, oversized, slow and too deeply nested requests (module doc)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, max_json_depth: int = MAX_DEPTH,
-                 body_timeout_s: float = 10.0) -> None:
+                 body_timeout_s: float = 10.0, token: str | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
         self.body_timeout_s = body_timeout_s
+        self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        if self.token is not None and scope.get("method") == "POST" and \
+                not token_matches(_bearer(headers), self.token):
+            await _refuse(send, 401, "unauthorized", "missing or wrong bearer token",
+                          loc=["header", "authorization"],
+                          extra=[(b"www-authenticate", b"Bearer")])
+            return
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._too_large(send)
             return
@@ -92,11 +113,13 @@ class RequestGuard:
                       f"{self.max_bytes} bytes (api.max_body_bytes)")
 
 
-async def _refuse(send: Send, status: int, kind: str, msg: str) -> None:
+async def _refuse(send: Send, status: int, kind: str, msg: str, *,
+                  loc: list[str] | None = None,
+                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
     """A JSON error in FastAPI's shape; the connection closes (the body is left unread)."""
-    body = json.dumps({"detail": [{"loc": ["body"], "type": kind, "msg": msg}]}).encode()
+    body = json.dumps({"detail": [{"loc": loc or ["body"], "type": kind, "msg": msg}]}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"), *(extra or [])]})
     await send({"type": "http.response.body", "body": body})

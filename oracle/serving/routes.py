@@ -16,7 +16,6 @@ process under the request's time budget (``workers``), so a slow solve never hol
 
 from __future__ import annotations
 
-import hmac
 import json
 import math
 import time
@@ -35,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from oracle.config import ApiSettings
 from oracle.jsonsafe import MAX_DEPTH, excerpt
 from oracle.serving import endpoints
-from oracle.serving.guard import RequestGuard
+from oracle.serving.guard import RequestGuard, token_matches
 from oracle.serving.schemas import (
     AnomalyRequest,
     AnomalyResponse,
@@ -74,7 +73,7 @@ def bearer_guard(token: str | None) -> Callable[..., None]:
         if token is None:
             return
         given = credentials.credentials if credentials is not None else ""
-        if not hmac.compare_digest(given.encode(), token.encode()):
+        if not token_matches(given, token):
             raise HTTPException(401, detail=[{"loc": ["header", "authorization"],
                                               "msg": "missing or wrong bearer token",
                                               "type": "unauthorized"}],
@@ -214,17 +213,19 @@ def model_router(models: Models, token: str | None = None, limits: ApiSettings |
     return router
 
 
-def guard_requests(api: FastAPI, limits: ApiSettings) -> None:
-    """The request guard (body size, body deadline, JSON depth) with the ``[api]`` limits."""
+def guard_requests(api: FastAPI, limits: ApiSettings, token: str | None = None) -> None:
+    """The request guard with the ``[api]`` limits and, when set, the bearer token (checked
+    again by the router's dependency, which also documents it in OpenAPI)."""
     limit_body_size(api, limits.max_body_bytes, max_json_depth=limits.max_json_depth,
-                    body_timeout_s=limits.body_timeout_s)
+                    body_timeout_s=limits.body_timeout_s, token=token)
 
 
 def limit_body_size(api: FastAPI, max_bytes: int, *, max_json_depth: int = MAX_DEPTH,
-                    body_timeout_s: float = 10.0) -> None:
-    """Refuse bodies over ``max_bytes`` (413), too slow (408) or nested too deep (422)."""
+                    body_timeout_s: float = 10.0, token: str | None = None) -> None:
+    """Refuse POSTs without the token (401), bodies over ``max_bytes`` (413), too slow (408)
+    or nested too deep (422)."""
     api.add_middleware(RequestGuard, max_bytes=max_bytes, max_json_depth=max_json_depth,
-                       body_timeout_s=body_timeout_s)
+                       body_timeout_s=body_timeout_s, token=token)
 
 
 def routers_for(target: Any) -> list[APIRouter]:

@@ -43,7 +43,7 @@ def app_with(tmp_path: Path, limits: ApiSettings, runner: Runner | None = None,
     models = Models(ModelRegistry(engine, tmp_path / "models"), Metrics())
     api = create_api(Metrics(), Readiness(), routers=[
         model_router(models, token=token, limits=limits, runner=runner)])
-    guard_requests(api, limits)
+    guard_requests(api, limits, token=token)
     return api
 
 
@@ -134,15 +134,20 @@ def test_a_body_over_the_limit_is_a_413_declared_or_streamed(client: TestClient)
 def test_deep_json_is_refused_before_routing_and_auth(tmp_path: Path,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     api = app_with(tmp_path, ApiSettings(), token="s3cret-token")
+    auth = {"content-type": "application/json", "authorization": "Bearer s3cret-token"}
     with TestClient(api, raise_server_exceptions=False) as c:
         for body in ("[" * 100_000, '{"a":' * 65 + "1" + "}" * 65,
                      '{"bids": [], "offers": [], "x": ' + "[" * 70 + "]" * 70 + "}"):
             started = time.perf_counter()
-            r = c.post("/pricing/clear", content=body,
-                       headers={"content-type": "application/json"})
+            r = c.post("/pricing/clear", content=body, headers=auth)
             assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_too_deep"
             assert time.perf_counter() - started < 2
+            anonymous = c.post("/pricing/clear", content=body,
+                               headers={"content-type": "application/json"})
+            assert anonymous.status_code == 401  # without the token the body is never read
         assert c.post("/pricing/clear", json={"bids": [], "offers": []}).status_code == 401
+        ok = c.post("/pricing/clear", json={"bids": [], "offers": []}, headers=auth)
+        assert ok.status_code == 200, ok.text
         assert c.get("/healthz").status_code == 200
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -332,3 +337,20 @@ def test_the_inline_runner_stops_waiting_at_the_budget() -> None:
         return time.perf_counter() - started
 
     assert asyncio.run(call()) < 1.5  # the answer does not wait for the thread
+
+
+def test_without_the_token_nothing_of_the_body_is_waited_for(tmp_path: Path) -> None:
+    limits = ApiSettings(body_timeout_s=5.0)
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    running = serve_in_thread(app_with(tmp_path, limits, token="s3cret-token"), sock, limits)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(b"POST /optimize/grid HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: 4000000\r\n\r\n")
+            started = time.monotonic()
+            dropped, answer = closed_within(conn, 5)
+        assert dropped and answer.startswith(b"HTTP/1.1 401")
+        assert time.monotonic() - started < 2 and b"www-authenticate: bearer" in answer.lower()
+    finally:
+        running.should_exit = True
