@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -69,6 +70,18 @@ def create_api(metrics: Metrics, readiness: Readiness,
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    schemas: dict[str, Any] = {}
     for router in routers:
         api.include_router(router)
+        schemas.update(getattr(router, "component_schemas", {}))
+    if schemas:  # request bodies a router validates itself (oracle.serving.bodies)
+        generate = api.openapi
+
+        def openapi() -> dict[str, Any]:
+            doc = generate()
+            known = doc.setdefault("components", {}).setdefault("schemas", {})
+            known.update({k: v for k, v in schemas.items() if k not in known})
+            return doc
+
+        api.openapi = openapi  # type: ignore[method-assign]
     return api

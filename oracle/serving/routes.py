@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from oracle.config import ApiSettings
 from oracle.jsonsafe import MAX_DEPTH, excerpt
 from oracle.serving import endpoints
+from oracle.serving.bodies import MAX_ERRORS, body_of, component_schemas, documented
 from oracle.serving.guard import RequestGuard, token_matches
 from oracle.serving.schemas import (
     AnomalyRequest,
@@ -50,8 +51,6 @@ from oracle.serving.schemas import (
 )
 from oracle.serving.service import MAX_MESSAGE, Job, Models, Rejected, finite, translate, translated
 from oracle.serving.workers import InlineRunner, Runner
-
-MAX_ERRORS = 20  # validation errors listed per response; the rest are counted
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong bearer token."},
@@ -100,19 +99,16 @@ class SafeRoute(APIRoute):
 
 
 def validation_detail(errors: Any) -> list[dict[str, Any]]:
-    """FastAPI's error list, shortened: at most MAX_ERRORS, inputs as excerpts."""
-    errors = list(errors)
+    """The error list in FastAPI's shape, inputs as excerpts (``bodies.validated`` has already
+    kept the first MAX_ERRORS and a count of the rest)."""
     shown = []
-    for error in errors[:MAX_ERRORS]:
+    for error in list(errors)[:MAX_ERRORS + 1]:
         entry = {"loc": _printable(jsonable_encoder(error.get("loc", ()))),
                  "msg": excerpt(str(error.get("msg", "")), MAX_MESSAGE),
                  "type": error.get("type", "invalid")}
         if "input" in error:
             entry["input"] = _excerpt_of(error["input"])
         shown.append(entry)
-    if len(errors) > MAX_ERRORS:
-        shown.append({"loc": ["body"], "type": "more_errors",
-                      "msg": f"{len(errors) - MAX_ERRORS} more errors not shown"})
     return shown
 
 
@@ -156,11 +152,11 @@ def model_router(models: Models, token: str | None = None, limits: ApiSettings |
                      shape: type[BaseModel]) -> Response:
         """Prepare (thread), compute (worker), shape and serialise (thread): the event loop
         only waits, so /healthz stays quick while large answers are built."""
-        started = time.monotonic()
+        deadline = getattr(request.state, "deadline", time.monotonic() + limits.request_timeout_s)
         job: Job | None = None
         try:
             job = await run_in_threadpool(translate, (), prepare)
-            remaining = limits.request_timeout_s - (time.monotonic() - started)
+            remaining = deadline - time.monotonic()
             result = await run.run(translated, (job.compute, job.where, *job.args),
                                    budget_s=max(remaining, 0.001), gone=request.is_disconnected)
             finish = job.finish
@@ -172,44 +168,63 @@ def model_router(models: Models, token: str | None = None, limits: ApiSettings |
                 models.note(job.endpoint, err)
             raise HTTPException(err.status, detail=err.detail(), headers=err.headers) from err
 
-    @router.post("/forecast/demand", response_model=ForecastResponse)
-    async def forecast_demand(body: DemandForecastRequest, request: Request) -> Response:
+    def post(path: str, request_model: type[BaseModel], response_model: type[BaseModel],
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return router.post(path, response_model=response_model,
+                           openapi_extra=documented(request_model))
+
+    def parsed(model: type[BaseModel]) -> Any:
+        return Depends(body_of(model, run, limits.request_timeout_s))
+
+    @post("/forecast/demand", DemandForecastRequest, ForecastResponse)
+    async def forecast_demand(request: Request,
+                              body: DemandForecastRequest = parsed(DemandForecastRequest),
+                              ) -> Response:
         """Demand forecast with prediction intervals from the demand champion."""
         return await answer(request, lambda: endpoints.forecast_demand(models, body, limits),
                             ForecastResponse)
 
-    @router.post("/forecast/solar", response_model=ForecastResponse)
-    async def forecast_solar(body: SolarForecastRequest, request: Request) -> Response:
+    @post("/forecast/solar", SolarForecastRequest, ForecastResponse)
+    async def forecast_solar(request: Request,
+                             body: SolarForecastRequest = parsed(SolarForecastRequest),
+                             ) -> Response:
         """PV production forecast for a site from weather (physics + learned correction)."""
         from oracle.serving import solar
 
         return await answer(request, lambda: solar.forecast_solar(models, body, limits),
                             ForecastResponse)
 
-    @router.post("/pricing/optimize", response_model=PricingResponse)
-    async def pricing_optimize(body: PricingRequest, request: Request) -> Response:
+    @post("/pricing/optimize", PricingRequest, PricingResponse)
+    async def pricing_optimize(request: Request,
+                               body: PricingRequest = parsed(PricingRequest)) -> Response:
         """Welfare-optimal price of a demand and a supply curve, with its components."""
         return await answer(request, lambda: endpoints.optimize_price(models, body, limits),
                             PricingResponse)
 
-    @router.post("/pricing/clear", response_model=ClearResponse)
-    async def pricing_clear(body: ClearRequest, request: Request) -> Response:
+    @post("/pricing/clear", ClearRequest, ClearResponse)
+    async def pricing_clear(request: Request,
+                            body: ClearRequest = parsed(ClearRequest)) -> Response:
         """Double-auction clearing of bids and offers."""
         return await answer(request, lambda: endpoints.clear(models, body, limits),
                             ClearResponse)
 
-    @router.post("/anomaly/detect", response_model=AnomalyResponse)
-    async def anomaly_detect(body: AnomalyRequest, request: Request) -> Response:
+    @post("/anomaly/detect", AnomalyRequest, AnomalyResponse)
+    async def anomaly_detect(request: Request,
+                             body: AnomalyRequest = parsed(AnomalyRequest)) -> Response:
         """Anomalous readings with type, severity and recommended action."""
         return await answer(request, lambda: endpoints.detect(models, body, limits),
                             AnomalyResponse)
 
-    @router.post("/optimize/grid", response_model=DispatchResponse)
-    async def optimize_grid(body: DispatchRequest, request: Request) -> Response:
+    @post("/optimize/grid", DispatchRequest, DispatchResponse)
+    async def optimize_grid(request: Request,
+                            body: DispatchRequest = parsed(DispatchRequest)) -> Response:
         """Optimal microgrid dispatch: storage, imports, line flows and nodal prices."""
         return await answer(request, lambda: endpoints.dispatch(models, body, limits),
                             DispatchResponse)
 
+    router.component_schemas = component_schemas(  # type: ignore[attr-defined]
+        [DemandForecastRequest, SolarForecastRequest, PricingRequest, ClearRequest,
+         AnomalyRequest, DispatchRequest])
     return router
 
 

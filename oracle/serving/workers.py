@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 Gone = Callable[[], Awaitable[bool]]  # whether the client has disconnected
 PRELOAD = ["pandas", "models.forecasting", "models.solar", "models.anomaly", "models.pricing",
-           "models.optimization", "oracle.serving.compute", "oracle.serving.service"]
+           "models.optimization", "oracle.serving.compute", "oracle.serving.service",
+           "oracle.serving.bodies"]
 POLL_S = 0.1  # how often a waiting call checks its client and its deadline
 NICENESS = 5
 

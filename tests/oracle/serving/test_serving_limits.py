@@ -48,7 +48,10 @@ def app_with(tmp_path: Path, limits: ApiSettings, runner: Runner | None = None,
 
 
 def hourly(n: int) -> list[str]:
-    return [f"2024-03-{4 + i // 24:02d}T{i % 24:02d}:00:00+00:00" for i in range(n)]
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 3, 4, tzinfo=UTC)
+    return [(start + timedelta(hours=i)).isoformat() for i in range(n)]
 
 
 def series(n: int) -> dict[str, Any]:
@@ -354,3 +357,22 @@ def test_without_the_token_nothing_of_the_body_is_waited_for(tmp_path: Path) -> 
         assert time.monotonic() - started < 2 and b"www-authenticate: bearer" in answer.lower()
     finally:
         running.should_exit = True
+
+
+def test_a_large_body_is_checked_like_a_small_one(tmp_path: Path, workers: ModelWorkers) -> None:
+    """Bodies over bodies.LARGE are validated in a model worker: same answers, same limits."""
+    from oracle.serving.bodies import LARGE
+
+    limits = ApiSettings(max_points=10_000, max_body_bytes=2_000_000)
+    with TestClient(app_with(tmp_path, limits, workers), raise_server_exceptions=False) as c:
+        many = {"history": series(20_000), "horizon": 3}
+        assert len(json.dumps(many)) > LARGE
+        r = c.post("/forecast/demand", json=many)
+        assert r.status_code == 422 and "api.max_points" in r.text
+        bad = {"history": {"timestamps": hourly(3), "values": ["x" * 40] * 20_000},
+               "horizon": 3}
+        r = c.post("/forecast/demand", json=bad)
+        detail = r.json()["detail"]
+        assert r.status_code == 422 and len(detail) == 21 and len(r.content) < 10_000
+        assert detail[0]["loc"] == ["body", "history", "values", 0]
+        assert detail[-1]["msg"] == "19980 more errors not shown"
