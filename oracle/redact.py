@@ -21,7 +21,7 @@ from typing import Any
 
 MASK = "***"
 SECRET_WORDS = ("token", "password", "passwd", "secret", "key", "credential", "authorization")
-MIN_REMEMBERED = 4  # shorter values would mask ordinary words
+MIN_REMEMBERED = 8  # shorter values ("pw", "wrong") would mask ordinary words
 
 _WORDS = "|".join(SECRET_WORDS)
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s'\"]*):[^\s'\"]*@")

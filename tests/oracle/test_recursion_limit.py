@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def python(code: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:

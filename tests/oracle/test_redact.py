@@ -7,9 +7,16 @@ import logging
 
 import pytest
 
+from oracle import redact as redaction
 from oracle.errors import ConfigError, SourceUnavailable
 from oracle.logs import JsonFormatter, RedactingFormatter
 from oracle.redact import MASK, is_secret_name, one_line, redact, remember, shown
+
+
+@pytest.fixture(autouse=True)
+def no_remembered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The remembered secrets are process-wide; other tests' secrets must not mask words here."""
+    monkeypatch.setattr(redaction, "_known", set())
 
 
 @pytest.mark.parametrize(("text", "secret"), [

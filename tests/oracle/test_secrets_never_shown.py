@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port
 
 from oracle.cli import main
 from oracle.logs import JsonFormatter
@@ -30,8 +29,12 @@ SECRETS = {
 S = SECRETS
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def closed() -> int:
-    return free_port()
+    """A port nothing listens on."""
+    return 1
 
 
 # (name, argv, environment, TOML file body or None, secrets_dir files, exit code, needle)

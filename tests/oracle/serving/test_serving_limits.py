@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ROOT, free_port
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -30,6 +29,7 @@ from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
 from oracle.telemetry import Metrics
 
+ROOT = Path(__file__).resolve().parents[3]
 T0 = "2024-03-04T00:00:00+00:00"
 GRID = {"nodes": [{"node_id": "a", "demand_kw": 3, "storage_kwh": 10, "storage_kw": 3},
                   {"node_id": "b", "demand_kw": 2}],
@@ -304,10 +304,10 @@ def test_a_body_announced_and_never_sent_is_a_408(server: str) -> None:
 
 @pytest.mark.parametrize("command", ["serve", "run"])
 def test_a_taken_port_ends_the_process_with_one_line(command: str, tmp_path: Path) -> None:
-    port = free_port()
     taken = socket.socket()
-    taken.bind(("127.0.0.1", port))
+    taken.bind(("127.0.0.1", 0))
     taken.listen()
+    port = taken.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORACLE_")}
     env.update({"PYTHONPATH": str(ROOT), "ORACLE_API__PORT": str(port),
                 "ORACLE_DATABASE_URL": f"sqlite:///{tmp_path}/oracle.db",

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
@@ -93,7 +92,7 @@ def test_a_malformed_url_names_the_setting_without_its_password(url: str) -> Non
 
 
 def test_nothing_listening_is_store_unavailable_without_the_password() -> None:
-    url = f"postgresql://postgres:hunter2secret@127.0.0.1:{free_port()}/test"
+    url = "postgresql://postgres:hunter2secret@127.0.0.1:1/test"  # nothing listens on port 1
     with pytest.raises(StoreUnavailable) as info:
         make_engine(url)
     assert "cannot connect to the database postgresql://postgres:***@127.0.0.1" in str(info.value)
