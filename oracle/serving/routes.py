@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from oracle.config import ApiSettings
 from oracle.jsonsafe import MAX_DEPTH, excerpt
-from oracle.serving import endpoints
+from oracle.serving import endpoints, solar
 from oracle.serving.bodies import MAX_ERRORS, body_of, component_schemas, documented
 from oracle.serving.guard import RequestGuard, token_matches
 from oracle.serving.schemas import (
@@ -135,6 +135,27 @@ def _printable(value: Any) -> Any:
     return value
 
 
+Prepare = Callable[[Models, Any, ApiSettings], Job]
+# path, name, request body, response body, the endpoint function (endpoints, solar), summary
+ENDPOINTS: list[tuple[str, str, type[BaseModel], type[BaseModel], Prepare, str]] = [
+    ("/forecast/demand", "forecast_demand", DemandForecastRequest, ForecastResponse,
+     endpoints.forecast_demand, "Demand forecast with prediction intervals from the demand "
+     "champion."),
+    ("/forecast/solar", "forecast_solar", SolarForecastRequest, ForecastResponse,
+     solar.forecast_solar, "PV production forecast for a site from weather (physics + learned "
+     "correction)."),
+    ("/pricing/optimize", "pricing_optimize", PricingRequest, PricingResponse,
+     endpoints.optimize_price, "Welfare-optimal price of a demand and a supply curve, with its "
+     "components."),
+    ("/pricing/clear", "pricing_clear", ClearRequest, ClearResponse, endpoints.clear,
+     "Double-auction clearing of bids and offers."),
+    ("/anomaly/detect", "anomaly_detect", AnomalyRequest, AnomalyResponse, endpoints.detect,
+     "Anomalous readings with type, severity and recommended action."),
+    ("/optimize/grid", "optimize_grid", DispatchRequest, DispatchResponse, endpoints.dispatch,
+     "Optimal microgrid dispatch: storage, imports, line flows and nodal prices."),
+]
+
+
 def model_router(models: Models, token: str | None = None, limits: ApiSettings | None = None,
                  runner: Runner | None = None) -> APIRouter:
     """POST /forecast/demand, /forecast/solar, /pricing/optimize, /pricing/clear,
@@ -168,63 +189,23 @@ def model_router(models: Models, token: str | None = None, limits: ApiSettings |
                 models.note(job.endpoint, err)
             raise HTTPException(err.status, detail=err.detail(), headers=err.headers) from err
 
-    def post(path: str, request_model: type[BaseModel], response_model: type[BaseModel],
-             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        return router.post(path, response_model=response_model,
-                           openapi_extra=documented(request_model))
+    def add(path: str, name: str, request_model: type[BaseModel],
+            response_model: type[BaseModel], prepare: Prepare, summary: str) -> None:
+        async def endpoint(request: Request,
+                           body: Any = Depends(body_of(request_model, run,
+                                                       limits.request_timeout_s)),
+                           ) -> Response:
+            return await answer(request, lambda: prepare(models, body, limits), response_model)
 
-    def parsed(model: type[BaseModel]) -> Any:
-        return Depends(body_of(model, run, limits.request_timeout_s))
+        endpoint.__doc__ = summary
+        router.add_api_route(path, endpoint, methods=["POST"], name=name,
+                             response_model=response_model,
+                             openapi_extra=documented(request_model))
 
-    @post("/forecast/demand", DemandForecastRequest, ForecastResponse)
-    async def forecast_demand(request: Request,
-                              body: DemandForecastRequest = parsed(DemandForecastRequest),
-                              ) -> Response:
-        """Demand forecast with prediction intervals from the demand champion."""
-        return await answer(request, lambda: endpoints.forecast_demand(models, body, limits),
-                            ForecastResponse)
-
-    @post("/forecast/solar", SolarForecastRequest, ForecastResponse)
-    async def forecast_solar(request: Request,
-                             body: SolarForecastRequest = parsed(SolarForecastRequest),
-                             ) -> Response:
-        """PV production forecast for a site from weather (physics + learned correction)."""
-        from oracle.serving import solar
-
-        return await answer(request, lambda: solar.forecast_solar(models, body, limits),
-                            ForecastResponse)
-
-    @post("/pricing/optimize", PricingRequest, PricingResponse)
-    async def pricing_optimize(request: Request,
-                               body: PricingRequest = parsed(PricingRequest)) -> Response:
-        """Welfare-optimal price of a demand and a supply curve, with its components."""
-        return await answer(request, lambda: endpoints.optimize_price(models, body, limits),
-                            PricingResponse)
-
-    @post("/pricing/clear", ClearRequest, ClearResponse)
-    async def pricing_clear(request: Request,
-                            body: ClearRequest = parsed(ClearRequest)) -> Response:
-        """Double-auction clearing of bids and offers."""
-        return await answer(request, lambda: endpoints.clear(models, body, limits),
-                            ClearResponse)
-
-    @post("/anomaly/detect", AnomalyRequest, AnomalyResponse)
-    async def anomaly_detect(request: Request,
-                             body: AnomalyRequest = parsed(AnomalyRequest)) -> Response:
-        """Anomalous readings with type, severity and recommended action."""
-        return await answer(request, lambda: endpoints.detect(models, body, limits),
-                            AnomalyResponse)
-
-    @post("/optimize/grid", DispatchRequest, DispatchResponse)
-    async def optimize_grid(request: Request,
-                            body: DispatchRequest = parsed(DispatchRequest)) -> Response:
-        """Optimal microgrid dispatch: storage, imports, line flows and nodal prices."""
-        return await answer(request, lambda: endpoints.dispatch(models, body, limits),
-                            DispatchResponse)
-
+    for path, name, request_model, response_model, prepare, summary in ENDPOINTS:
+        add(path, name, request_model, response_model, prepare, summary)
     router.component_schemas = component_schemas(  # type: ignore[attr-defined]
-        [DemandForecastRequest, SolarForecastRequest, PricingRequest, ClearRequest,
-         AnomalyRequest, DispatchRequest])
+        [request_model for _, _, request_model, *_ in ENDPOINTS])
     return router
 
 
