@@ -6,12 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from oracle import __version__
+from oracle.redact import redact
 from oracle.telemetry import Metrics
 
 Check = Callable[[], None]  # raises when the dependency is not reachable
@@ -36,7 +38,7 @@ class Readiness:
                 check()
                 results[name] = "ok"
             except Exception as err:  # any failure means not ready
-                results[name] = f"failing: {type(err).__name__}: {err}"[:300]
+                results[name] = redact(f"failing: {type(err).__name__}: {err}")[:300]
         if self.max_tick_age_s is not None:
             reference = self.last_tick if self.last_tick is not None else self.started
             age = time.time() - reference
@@ -54,8 +56,8 @@ def create_api(metrics: Metrics, readiness: Readiness,
                   description="Health, metrics and model endpoints of the SolChain oracle daemon.")
 
     @api.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """The process is alive."""
+    async def healthz() -> dict[str, str]:
+        """The process is alive (answered on the event loop: never queued behind a model)."""
         return {"status": "ok", "version": __version__}
 
     @api.get("/readyz", tags=["ops"])
@@ -68,6 +70,18 @@ def create_api(metrics: Metrics, readiness: Readiness,
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    schemas: dict[str, Any] = {}
     for router in routers:
         api.include_router(router)
+        schemas.update(getattr(router, "component_schemas", {}))
+    if schemas:  # request bodies a router validates itself (oracle.serving.bodies)
+        generate = api.openapi
+
+        def openapi() -> dict[str, Any]:
+            doc = generate()
+            known = doc.setdefault("components", {}).setdefault("schemas", {})
+            known.update({k: v for k, v in schemas.items() if k not in known})
+            return doc
+
+        api.openapi = openapi  # type: ignore[method-assign]
     return api

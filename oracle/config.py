@@ -25,10 +25,13 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
+from oracle import limits
 from oracle.errors import ConfigError
+from oracle.redact import MASK, is_secret_name, redact, remember, shown
 
 DEFAULT_DATABASE_URL = "sqlite:///var/oracle.db"
 
@@ -114,7 +117,20 @@ class ModelSettings(Section):
 class ApiSettings(Section):
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=8700, ge=0, le=65535)
-    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024, le=500_000_000, description="Largest request body (413 beyond it, refused from Content-Length before reading).")
+    max_json_depth: int = Field(default=64, ge=2, le=limits.CEILING_JSON_DEPTH, description="Deepest nesting of arrays and objects in a request body (refused before routing and auth).")
+    max_points: int = Field(default=50_000, ge=1, le=limits.CEILING_POINTS, description="Most values in one series, readings list or weather list of a request (and of a model CLI input).")
+    max_orders: int = Field(default=20_000, ge=1, le=limits.CEILING_ORDERS, description="Most bids, and most offers, in one clearing request.")
+    max_curve_points: int = Field(default=2_000, ge=1, le=limits.CEILING_CURVE_POINTS, description="Most points of a demand or supply curve in /pricing/optimize (its exact search grows with the square).")
+    max_horizon: int = Field(default=336, ge=1, le=limits.CEILING_HORIZON, description="Most forecast steps in one request or `oracle model forecast` (a model's trained maximum may be lower).")
+    max_nodes: int = Field(default=500, ge=1, le=limits.CEILING_NODES, description="Most grid nodes in one dispatch problem.")
+    max_dispatch_hours: int = Field(default=168, ge=1, le=limits.CEILING_DISPATCH_HOURS, description="Longest dispatch horizon in hours.")
+    max_node_hours: int = Field(default=12_000, ge=1, le=limits.CEILING_NODE_HOURS, description="Largest dispatch problem: nodes x hours (e.g. 500 x 24).")
+    request_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Time budget of one model request, waiting for a worker included; past it, or when the client goes away, its worker process is stopped.")
+    workers: int = Field(default=2, ge=1, le=64, description="Worker processes that run the models for the API (each request in one; a stopped one is replaced).")
+    worker_memory_mb: int = Field(default=2048, ge=64, description="Memory a worker may allocate beyond its start-up size; a request needing more is refused.")
+    header_timeout_s: float = Field(default=5.0, gt=0, le=600, description="A connection that has not sent its complete request head within this time is closed.")
+    body_timeout_s: float = Field(default=10.0, gt=0, le=3600, description="A request whose body has not fully arrived within this time is answered 408 and closed.")
 
 
 class Settings(BaseSettings):
@@ -170,10 +186,16 @@ class Secrets(BaseSettings):
 
 def _describe(error: Any) -> str:
     key = ".".join(str(p) for p in error["loc"]) or "(settings)"
-    value = error.get("input")
-    if error["type"] == "extra_forbidden":
-        return f"unknown setting {key!r} (value {value!r}); see oracle.example.toml for the keys"
-    return f"setting {key!r} = {value!r}: {error['msg']}"
+    if error["type"] == "extra_forbidden":  # a misplaced secret lands here: never echo it
+        return f"unknown setting {key!r} = {MASK}; see oracle.example.toml for the keys"
+    return f"setting {key!r} = {shown(key, error.get('input'))}: {redact(error['msg'])}"
+
+
+def _remember_env_secrets() -> None:
+    """Secret-named ORACLE_* variables (also wrongly nested ones) are masked in every message."""
+    for name, value in os.environ.items():
+        if name.startswith("ORACLE_") and is_secret_name(name):
+            remember(value)
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -187,12 +209,16 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if config_file is not None:
         config = SettingsConfigDict(**{**Settings.model_config, "toml_file": config_file})
         cls = type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
+    _remember_env_secrets()
     try:
         return cls(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as err:
         first = err.errors()[0]
-        raise ConfigError(_describe(first), key=".".join(map(str, first["loc"])),
-                          value=first.get("input")) from err
+        key = ".".join(map(str, first["loc"]))
+        raise ConfigError(_describe(first), key=key, value=shown(key, first.get("input"))) from err
+    except SettingsError as err:  # an ORACLE_* variable that is not valid JSON for its section
+        raise ConfigError(f"environment: {redact(str(err))} (nested sections take JSON, or "
+                          "ORACLE_<SECTION>__<KEY>=value)", key="environment") from err
     except ValueError as err:  # malformed TOML
         raise ConfigError(f"config file {str(config_file)!r} is not valid TOML: {err}",
                           key="--config", value=str(config_file)) from err
@@ -212,8 +238,22 @@ def load_secrets(settings: Settings) -> Secrets:
     for name in Secrets.model_fields:
         path = secrets_dir / name
         if path.is_file() and os.environ.get(f"ORACLE_{name.upper()}") is None:
-            from_files[name] = path.read_text().strip()
-    return Secrets(**from_files)
+            from_files[name] = read_secret_file(path)
+    secrets = Secrets(**from_files)
+    for value in secrets.model_dump().values():
+        remember(value.get_secret_value() if value is not None else None)
+    return secrets
+
+
+def read_secret_file(path: Path) -> str:
+    """One secret from its file (stripped), remembered so no message ever shows it."""
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+        raise ConfigError(f"secret file {path} is not readable ({reason})", key=path.name) from None
+    remember(value)
+    return value
 
 
 _EXAMPLE_HEADER = """\

@@ -3,12 +3,17 @@
     OracleError
     ├── ConfigError              bad settings: refuse to start, say which key and why
     │   └── SchemaOutdated       database schema behind the code: run `oracle db upgrade`
+    ├── ListenFailed             the HTTP API cannot bind its address: stop (exit 1)
     ├── RetryableError           log once on the change of state, retry next run
     │   ├── SourceUnavailable    backend / weather down, timeout, 5xx
     │   ├── RpcUnavailable       every RPC endpoint failing
-    │   └── StoreUnavailable     the database does not answer
+    │   ├── StoreUnavailable     the database does not answer, or dropped the connection
+    │   └── StoreWriteRefused    the database refuses writes: rolled back; fix, then retried
+    │       ├── StoreFull        disk full or the database's size limit reached
+    │       └── StoreReadOnly    the database file or server is read-only
     ├── DataError                skip this interval, record it in the audit log, alert
     │   ├── SourceDataInvalid    payload fails validation (says field, row, value)
+    │   ├── InputTooLarge        a request or input file beyond a configured limit (names it)
     │   └── ModelError           not fitted, infeasible, diverged
     ├── AuditChainBroken         the audit log's hash chain does not verify (names the entry)
     └── ChainError               on-chain failures
@@ -17,16 +22,23 @@
         ├── NonceConflict        the chain's nonce disagrees with the store
         └── KeystoreError        no key, wrong password, unsafe file mode
 
-Library exceptions are translated where they enter our code (``raise ... from err``).
+Library exceptions are translated where they enter our code (``raise ... from err``). Every
+message passes the redaction rule (``oracle.redact``) when the error is made, so no secret
+reaches a log line, the audit log or the CLI.
 """
 
 from __future__ import annotations
+
+from oracle.redact import MASK, is_secret_name, redact
 
 
 class OracleError(Exception):
     """Base of every error the oracle raises on purpose."""
 
     exit_code = 1
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(OracleError):
@@ -37,7 +49,11 @@ class ConfigError(OracleError):
     def __init__(self, message: str, *, key: str | None = None, value: object = None) -> None:
         super().__init__(message)
         self.key = key
-        self.value = value
+        self.value = MASK if key is not None and is_secret_name(key) else value
+
+
+class ListenFailed(OracleError):
+    """The HTTP API could not bind its host and port (taken, or not allowed)."""
 
 
 class SchemaOutdated(ConfigError):
@@ -61,7 +77,20 @@ class RpcUnavailable(RetryableError):
 
 
 class StoreUnavailable(RetryableError):
-    """The database cannot be reached."""
+    """The database cannot be reached, or dropped the connection mid-transaction."""
+
+
+class StoreWriteRefused(RetryableError):
+    """The database refused a write; the transaction was rolled back whole. An operator frees
+    space or fixes permissions; the work is retried on the next run."""
+
+
+class StoreFull(StoreWriteRefused):
+    """The disk, or the database's own size limit, is full."""
+
+
+class StoreReadOnly(StoreWriteRefused):
+    """The database file, directory or server only allows reading."""
 
 
 class DataError(OracleError):
@@ -79,6 +108,17 @@ class SourceDataInvalid(DataError):
         self.field = field
         self.row = row
         self.value = value
+
+
+class InputTooLarge(DataError):
+    """A request or input file asks for more than a configured limit allows; refused before
+    anything is allocated. ``setting`` names the limit (``api.max_node_hours``)."""
+
+    def __init__(self, message: str, *, field: str, setting: str, limit: int) -> None:
+        super().__init__(message)
+        self.field = field
+        self.setting = setting
+        self.limit = limit
 
 
 class ModelError(DataError):

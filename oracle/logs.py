@@ -1,4 +1,7 @@
-"""JSON lines on stderr for the daemon (one object per record: time, level, logger, message)."""
+"""JSON lines on stderr for the daemon (one object per record: time, level, logger, message).
+
+Every line, its message and any traceback, passes the redaction rule (``oracle.redact``).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +10,35 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from oracle.redact import redact
+
+
+class RedactingFormatter(logging.Formatter):
+    """A plain text formatter whose output never shows a secret."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
                  "level": record.levelname.lower(), "logger": record.name,
-                 "message": record.getMessage()}
+                 "message": redact(record.getMessage())}
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 
 def configure(level: str = "INFO", *, json_lines: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else
-                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+                         RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     for noisy in ("apscheduler.executors", "httpx", "uvicorn.access", "web3", "eth"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for server in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # through our handler only
+        logging.getLogger(server).handlers[:] = []
+        logging.getLogger(server).propagate = True

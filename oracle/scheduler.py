@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 
 from oracle.errors import DataError, OracleError, RetryableError
 from oracle.leader import LeaderLock
+from oracle.redact import redact
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 from oracle.store.tables import JobRun
@@ -60,7 +61,7 @@ class JobRecorder:
         except OracleError as err:
             outcome, error = "failed", f"{type(err).__name__}: {err}"
         except Exception as err:  # a bug must not kill the daemon; it is recorded and alerted
-            outcome, error = "failed", f"{type(err).__name__}: {err}"
+            outcome, error = "failed", redact(f"{type(err).__name__}: {err}")
             log.exception("job %s crashed", spec.name)
         duration = time.perf_counter() - t0
         self._record(spec.name, started, outcome, duration, error)
@@ -81,8 +82,14 @@ class JobRecorder:
                 append_entry(session, "job.run", {"job": job, "outcome": outcome,
                                                   "duration_s": round(duration, 4), "error": error},
                              ref=job)
+        except RetryableError as err:  # the store is down: the job's own outcome says so
+            log.debug("could not record run of job %s: %s", job, err)
         except Exception:  # the store being down must not stop the scheduler
             log.exception("could not record run of job %s", job)
+
+    def unavailable(self, job: str, err: RetryableError) -> None:
+        """The job could not even start (the leader lock's database is down): log once."""
+        self._log_state(job, "retry", f"{type(err).__name__}: {err}")
 
     def _log_state(self, job: str, outcome: str, error: str | None) -> None:
         if outcome in ("ok", "standby"):
@@ -122,8 +129,13 @@ class Daemon:
                     event.job_id)
 
     def _guarded(self, spec: JobSpec) -> Any:
-        if spec.needs_leader and not self.leader.try_acquire():
-            return None  # standby: another daemon on this database is the leader
+        if spec.needs_leader:
+            try:
+                if not self.leader.try_acquire():
+                    return None  # standby: another daemon on this database is the leader
+            except RetryableError as err:
+                self.recorder.unavailable(spec.name, err)
+                return None
         return self.recorder(spec)
 
     def run_forever(self, *, install_signals: bool = True) -> None:

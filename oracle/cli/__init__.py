@@ -3,6 +3,8 @@ input or config, 1 for failures."""
 
 from __future__ import annotations
 
+import io
+import logging
 import sys
 
 import click
@@ -12,6 +14,7 @@ from oracle import __version__
 from oracle.cli import audit, backend, contracts, daemon, db, keys, model, training
 from oracle.cli.ingest import ingest
 from oracle.errors import OracleError
+from oracle.redact import one_line, redact
 
 app = typer.Typer(
     name="oracle",
@@ -50,21 +53,28 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: run a command, print an OracleError as one clear line."""
+    """Console entry point: run a command, print any error as one clear, redacted line."""
     try:
         result = app(args=argv, standalone_mode=False)
     except OracleError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {one_line(str(err))}", err=True)
         return err.exit_code
     except typer.exceptions.TyperException as err:  # usage errors: bad option, missing argument
         show = getattr(err, "show", None)
         if show is not None:
-            show()
+            text = io.StringIO()
+            show(file=text)
+            click.echo(redact(text.getvalue()).rstrip("\n"), err=True)
         else:
-            click.echo(f"error: {err.format_message()}", err=True)
+            click.echo(f"error: {one_line(err.format_message())}", err=True)
         return err.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)
+        return 1
+    except Exception as err:  # a bug: one line here, the traceback only at DEBUG level
+        logging.getLogger("oracle.cli").debug("unexpected error", exc_info=True)
+        click.echo(f"error: unexpected {type(err).__name__}: {one_line(str(err))[:300]}",
+                   err=True)
         return 1
     return result if isinstance(result, int) else 0
 

@@ -14,31 +14,32 @@ from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 console = Console()
 
 
-def _serve_api(app_obj: Any, host: str, port: int) -> threading.Thread:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app_obj, host=host, port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, name="api", daemon=True)
-    thread.start()
-    return thread
-
-
 def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
         no_api: Annotated[bool, typer.Option("--no-api", help="Do not serve /healthz, /readyz, /metrics.")] = False,
         ) -> None:
     """The daemon: scheduled jobs in the foreground, JSON logs; SIGTERM finishes the running job."""
-    from oracle import jobs, logs
-    from oracle.app import build
-    from oracle.scheduler import Daemon, JobRecorder, JobSpec, stop_on_signals
+    from oracle import logs
+    from oracle.scheduler import stop_on_signals
+    from oracle.serving.server import bind
 
     stop = threading.Event()
     stop_on_signals(stop)  # first thing: a SIGTERM during start-up is a clean stop too
     settings = settings_for(config, db_url)
     logs.configure(settings.log_level)
+    sock = None if no_api else bind(settings.api.host, settings.api.port)  # a taken port: exit 1
+
+    from oracle import jobs
+    from oracle.app import build
+    from oracle.scheduler import Daemon, JobRecorder, JobSpec
+    from oracle.serving.server import serve_in_thread
+
     app = build(settings)
-    if not no_api:
-        _serve_api(_api(app, app.metrics, app.readiness), settings.api.host, settings.api.port)
+    if sock is not None:
+        try:
+            serve_in_thread(_api(app, app.metrics, app.readiness), sock, settings.api)
+        except BaseException:
+            app.close()
+            raise
     s = settings.scheduler
     specs = [JobSpec("tick", s.pricing_every_s, lambda: jobs.catch_up(app)),
              JobSpec("submit", s.submit_every_s, lambda: jobs.submit(app)),
@@ -54,13 +55,13 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
 
 
 def _api(target: Any, metrics: Any, readiness: Any) -> Any:
-    """Health, metrics and the model endpoints, with the request-size limit."""
+    """Health, metrics and the model endpoints (in worker processes), behind the guard."""
     from oracle.api import create_api
-    from oracle.serving.routes import limit_body_size, routers_for
+    from oracle.serving.routes import api_token, guard_requests, routers_for
 
     settings = getattr(target, "settings", target)
-    api = create_api(metrics, readiness, routers_for(target))  # type: ignore[arg-type]
-    limit_body_size(api, settings.api.max_body_bytes)  # type: ignore[attr-defined]
+    api = create_api(metrics, readiness, routers_for(target))
+    guard_requests(api, settings.api, token=api_token(settings))
     return api
 
 
@@ -92,15 +93,22 @@ def demo(
 
 
 def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
-    """The read-only HTTP API alone: /healthz, /readyz, /metrics and the model endpoints."""
-    import uvicorn
-
+    """The read-only HTTP API alone on api.host:api.port: /healthz, /readyz, /metrics and the
+    model endpoints (each call in one of api.workers worker processes, stopped past
+    api.request_timeout_s or when its client leaves). A taken port: one line, exit 1."""
+    from oracle import logs
     from oracle.api import Readiness
     from oracle.app import open_store
+    from oracle.serving.server import bind, serve_forever
     from oracle.telemetry import Metrics
 
     settings = settings_for(config, db_url)
+    logs.configure(settings.log_level)
+    sock = bind(settings.api.host, settings.api.port)  # a taken port: one line, exit 1
     engine = open_store(settings)
     readiness = Readiness(checks={"database": lambda: engine.connect().close()})
     api = _api(settings, Metrics(), readiness)
-    uvicorn.run(api, host=settings.api.host, port=settings.api.port, log_level="info")
+    try:
+        serve_forever(api, sock, settings.api)
+    finally:
+        engine.dispose()

@@ -10,8 +10,18 @@ import typer
 from models.anomaly import AnomalyDetector
 from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
-from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_table, write_output
+from oracle.cli._common import (
+    ConfigOpt,
+    InputOpt,
+    OutputOpt,
+    check_output,
+    read_table,
+    settings_for,
+    write_output,
+)
+from oracle.config import ApiSettings
 from oracle.errors import ModelError, SourceDataInvalid
+from oracle.limits import Limits, check_at_most
 
 REQUIRED = ["meter_id", "ts", "consumption_kwh", "production_kwh"]
 HistoryOpt = Annotated[
@@ -21,10 +31,15 @@ HistoryOpt = Annotated[
 ]
 
 
-def detect_file(input_path: Path, output: Path, history: Path | None = None) -> int:
+def detect_file(input_path: Path, output: Path, history: Path | None = None,
+                limits: Limits | None = None) -> int:
     """Fit on history (or the input), detect on the input, write anomalies; returns the count."""
+    limits = limits or ApiSettings()
+    check_output(output)
     frame = read_table(input_path, required=REQUIRED)
     past = read_table(history, required=REQUIRED) if history is not None else frame
+    for path, rows in ((input_path, frame), (history or input_path, past)):
+        check_at_most(str(path), len(rows), limits.max_points, "max_points", "rows")
     try:
         found = AnomalyDetector().fit(past).detect(frame)
     except InvalidInput as err:
@@ -44,5 +59,5 @@ def register(app: typer.Typer) -> None:
                config: ConfigOpt = None) -> None:
         """Detect and type anomalies in meter readings (meter_id, ts, consumption_kwh,
         production_kwh[, ghi_wm2 | expected_production_kwh])."""
-        n = detect_file(input, output, history)
+        n = detect_file(input, output, history, settings_for(config).api)
         typer.echo(f"{n} anomalies written to {output}")

@@ -16,11 +16,22 @@ from models.forecasting.base import future_index
 from models.forecasting.daylight import Site
 from models.forecasting.forecaster import CHOICES
 from models.forecasting.registry import SITE_MODELS
-from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_table, write_output
+from oracle.cli._common import (
+    ConfigOpt,
+    InputOpt,
+    OutputOpt,
+    check_output,
+    read_table,
+    settings_for,
+    write_output,
+)
+from oracle.config import ApiSettings
 from oracle.errors import ConfigError, ModelError, SourceDataInvalid
+from oracle.limits import Limits, check_at_most
 
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1,
-                                         help="Steps to forecast (at the series' frequency).")]
+                                         help="Steps to forecast (at the series' frequency; "
+                                              "at most api.max_horizon).")]
 ModelOpt = Annotated[str, typer.Option("--model", help=f"One of: {', '.join(CHOICES)}.")]
 TsOpt = Annotated[str, typer.Option("--ts-column", help="Timestamp column (ISO 8601).")]
 ValueOpt = Annotated[str, typer.Option("--value-column", help="Value column to forecast.")]
@@ -130,8 +141,11 @@ def weather_inputs(path: Path, index: pd.DatetimeIndex, horizon: int
 def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "auto",
                   ts_column: str = "ts", value_column: str = "value",
                   levels: list[float] | None = None, site: str | None = None,
-                  weather: Path | None = None) -> pd.DataFrame:
+                  weather: Path | None = None, limits: Limits | None = None) -> pd.DataFrame:
     """Fit ``model`` on the file's series and write ``horizon`` steps with intervals."""
+    limits = limits or ApiSettings()
+    check_output(output)
+    check_at_most("--horizon", horizon, limits.max_horizon, "max_horizon", "steps")
     if model not in CHOICES:
         raise ConfigError(f"--model: unknown model {model!r}; choose one of {', '.join(CHOICES)}",
                           key="model", value=model)
@@ -139,6 +153,7 @@ def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "au
     if model in SITE_MODELS and where is None:
         raise ConfigError(f"--model {model} needs --site 'LAT,LON'", key="site", value=None)
     y = read_series(input_path, ts_column, value_column)
+    check_at_most(f"{input_path}", len(y), limits.max_points, "max_points", "points")
     X, X_future = weather_inputs(weather, y.index, horizon) if weather else (None, None)
     level = tuple(levels) if levels else (80, 95)
     try:
@@ -168,5 +183,5 @@ def register(app: typer.Typer) -> None:
         per future timestamp; `auto` picks the model by rolling-origin backtest and never does
         worse there than seasonal naive (day or week)."""
         frame = forecast_file(input, output, horizon, model, ts_column, value_column, level,
-                              site, weather)
+                              site, weather, settings_for(config).api)
         typer.echo(f"{len(frame)} steps from {frame.index[0]} written to {output}")

@@ -42,43 +42,110 @@ import typer
 from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
 from models.optimization import Dispatch, Grid, Weights, optimize_dispatch
-from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_json, write_output
-from oracle.errors import ModelError, SourceDataInvalid
+from oracle.cli._common import (
+    ConfigOpt,
+    InputOpt,
+    OutputOpt,
+    check_output,
+    read_json,
+    settings_for,
+    write_output,
+)
+from oracle.config import ApiSettings
+from oracle.errors import InputTooLarge, ModelError, SourceDataInvalid
+from oracle.jsonsafe import excerpt
+from oracle.limits import Limits, check_dispatch
 
 FRAMES = ("flows", "generation", "renewable_spilled", "storage_charge", "storage_discharge",
           "state_of_charge", "demand_shift", "demand_curtailed", "unserved", "served_demand",
           "nodal_prices")
 
 
-def optimize_file(input_path: Path, output: Path) -> dict[str, Any]:
-    """Optimise the dispatch described in ``input_path``; write the plan; return the summary."""
+def optimize_file(input_path: Path, output: Path, limits: Limits | None = None) -> dict[str, Any]:
+    """Optimise the dispatch described in ``input_path``; write the plan; return the summary.
+
+    The document's shape and the problem's size (``[api]`` limits) are checked before the
+    model allocates anything."""
+    check_output(output, document=True)
     doc = read_json(input_path)
     try:
-        dispatch = optimize_dispatch(**_arguments(doc))
+        arguments = _arguments(doc, limits or ApiSettings())
+        dispatch = optimize_dispatch(**arguments)
+    except InputTooLarge as err:
+        raise InputTooLarge(f"{input_path}: {err}", field=err.field, setting=err.setting,
+                            limit=err.limit) from None
     except InvalidInput as err:
         raise SourceDataInvalid(f"{input_path}: {err}", field=err.field, row=err.row,
                                 value=err.value) from err
     except ModelFailure as err:
         raise ModelError(f"{input_path}: {err}") from err
     except (TypeError, ValueError) as err:  # wrong shapes or types in the JSON document
-        raise SourceDataInvalid(f"{input_path}: {err}", field="input", value=None) from err
+        raise SourceDataInvalid(f"{input_path}: {excerpt(str(err), 200)}", field="input",
+                                value=None) from err
     result = plan_document(dispatch)
     write_output(result, output)
     return result["summary"]
 
 
-def _arguments(doc: Any) -> dict[str, Any]:
-    """The JSON document as ``optimize_dispatch`` keyword arguments."""
+def _number(doc: dict[str, Any], name: str, default: float | None) -> float | None:
+    value = doc.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{name} must be a number, got {excerpt(repr(value), 40)}",
+                           field=name, value=None)
+    return float(value)
+
+
+def _horizon(doc: dict[str, Any], lengths: list[int]) -> int:
+    value = doc.get("horizon")
+    if value is None:
+        return min(lengths) if lengths else 24
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) \
+            or value < 1:
+        raise InvalidInput(f"horizon must be a whole number of hours >= 1, got "
+                           f"{excerpt(repr(value), 40)}", field="horizon", value=None)
+    return int(value)
+
+
+def _profiles(doc: dict[str, Any], name: str) -> dict[str, list[Any]] | None:
+    """``{node: [kW per hour]}``, or None when absent."""
+    value = doc.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+        raise InvalidInput(f"{name} must be an object of hourly lists per node "
+                           f"({{\"node\": [kW, ...]}}), got {type(value).__name__}",
+                           field=name, value=None)
+    return value
+
+
+def _arguments(doc: Any, limits: Limits) -> dict[str, Any]:
+    """The JSON document as ``optimize_dispatch`` keyword arguments, within ``limits``."""
     if not isinstance(doc, dict):
         raise InvalidInput("input must be a JSON object with a 'grid'", field="grid", value=None)
-    grid = Grid.from_dict(doc.get("grid", doc))
-    series = {k: doc[k] for k in ("demand", "generation") if doc.get(k) is not None}
-    lengths = [len(v) for s in series.values() for v in s.values()]
+    grid_doc = doc.get("grid", doc)
+    nodes = grid_doc.get("nodes") if isinstance(grid_doc, dict) else None
+    if not isinstance(nodes, list):
+        raise InvalidInput("grid needs a 'nodes' list", field="grid.nodes", value=None)
+    series = {k: v for k in ("demand", "generation") if (v := _profiles(doc, k)) is not None}
     prices = doc.get("prices")
     if isinstance(prices, dict):
+        if not all(isinstance(v, list | int | float) for v in prices.values()):
+            raise InvalidInput("prices must be a number or an object of numbers or hourly lists",
+                               field="prices", value=None)
+    elif prices is not None and (isinstance(prices, bool) or not isinstance(prices, int | float)):
+        raise InvalidInput("prices must be a number or an object of numbers or hourly lists",
+                           field="prices", value=None)
+    lengths = [len(v) for s in series.values() for v in s.values()]
+    if isinstance(prices, dict):
         lengths += [len(v) for v in prices.values() if isinstance(v, list)]
-    horizon = int(doc.get("horizon") or (min(lengths) if lengths else 24))
+    horizon = _horizon(doc, lengths)
+    check_dispatch(limits, len(nodes), horizon)  # before anything of that size exists
+    grid = Grid.from_dict(grid_doc)
     hours = doc.get("hours")
+    if hours is not None and not isinstance(hours, list):
+        raise InvalidInput("hours must be a list of ISO 8601 times", field="hours", value=None)
     index = pd.DatetimeIndex(pd.to_datetime(hours[:horizon], utc=True)) if hours else None
 
     def frame(data: dict[str, Any], name: str) -> pd.DataFrame:
@@ -92,13 +159,16 @@ def _arguments(doc: Any) -> dict[str, Any]:
     if isinstance(prices, dict):
         prices = frame(prices, "prices")
     weights = doc.get("weights")
+    if weights is not None and not isinstance(weights, dict):
+        raise InvalidInput("weights must be an object (cost, renewable, stability)",
+                           field="weights", value=None)
     return {"grid": grid, "horizon": horizon,
             "demand": frame(series["demand"], "demand") if "demand" in series else None,
             "generation": frame(series["generation"], "generation")
             if "generation" in series else None,
             "prices": prices, "weights": Weights(**weights) if weights else None,
-            "carbon_price": float(doc.get("carbon_price", 0.0)),
-            "unserved_penalty": doc.get("unserved_penalty")}
+            "carbon_price": _number(doc, "carbon_price", 0.0),
+            "unserved_penalty": _number(doc, "unserved_penalty", None)}
 
 
 def plan_document(d: Dispatch) -> dict[str, Any]:
@@ -123,8 +193,9 @@ def register(app: typer.Typer) -> None:
     @app.command("optimize")
     def optimize(input: InputOpt, output: OutputOpt, config: ConfigOpt = None) -> None:
         """Optimise microgrid dispatch (storage, demand response, lines, imports) from a grid
-        JSON file to a plan JSON (see the module docstring for both formats)."""
-        summary = optimize_file(input, output)
+        JSON file to a plan JSON (see the module docstring for both formats). Problems larger
+        than api.max_nodes, api.max_dispatch_hours or api.max_node_hours are refused."""
+        summary = optimize_file(input, output, settings_for(config).api)
         typer.echo(f"cost {summary['total_cost']:.4f}, renewable share "
                    f"{summary['renewable_share']:.1%}, peak {summary['peak_kw']:.2f} kW "
                    f"({summary['peak_reduction_pct']:.1f}% below baseline); written to {output}")

@@ -11,8 +11,18 @@ import typer
 from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
 from models.pricing import clear_by_node, clear_market, split_orders
-from oracle.cli._common import ConfigOpt, InputOpt, OutputOpt, read_table, write_output
+from oracle.cli._common import (
+    ConfigOpt,
+    InputOpt,
+    OutputOpt,
+    check_output,
+    read_table,
+    settings_for,
+    write_output,
+)
+from oracle.config import ApiSettings
 from oracle.errors import ModelError, SourceDataInvalid
+from oracle.limits import Limits, check_at_most
 
 REQUIRED = ["order_id", "side", "quantity_kwh", "limit_price", "ts"]
 
@@ -31,11 +41,17 @@ ByNodeOpt = Annotated[bool, typer.Option("--by-node", help="Clear each node_id o
 
 
 def clear_file(input_path: Path, output: Path, rule: str = "uniform", floor: float = 0.05,
-               cap: float = 0.50, by_node: bool = False) -> dict[str, Any]:
+               cap: float = 0.50, by_node: bool = False,
+               limits: Limits | None = None) -> dict[str, Any]:
     """Clear the orders in ``input_path`` and write the clearing as JSON; returns the summary."""
+    limits = limits or ApiSettings()
+    check_output(output, document=True)
     orders = read_table(input_path, required=REQUIRED)
     try:
         bids, offers = split_orders(orders)
+        for side, book in (("bids", bids), ("offers", offers)):
+            check_at_most(f"{input_path} {side}", len(book), limits.max_orders, "max_orders",
+                          "orders")
         if by_node:
             nodes = clear_by_node(bids, offers, rule=rule, floor=floor, cap=cap)
             result: dict[str, Any] = {"rule": rule, "nodes": {
@@ -72,5 +88,6 @@ def register(app: typer.Typer) -> None:
         """Clear a double auction: orders (order_id, side bid/offer, quantity_kwh, limit_price,
         ts[, user_id, meter_id, node_id]) to a clearing JSON (price, volume, matches, surplus,
         unmatched remainders)."""
-        result = clear_file(input, output, rule.value, floor, cap, by_node)
+        result = clear_file(input, output, rule.value, floor, cap, by_node,
+                            settings_for(config).api)
         typer.echo(f"{_summary(result)}; written to {output}")

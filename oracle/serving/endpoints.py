@@ -1,4 +1,9 @@
-"""One function per model endpoint: request body in, response body out (see ``service``)."""
+"""One function per model endpoint: the request in, a ``Job`` out (see ``service``).
+
+Each function does the cheap part here (choose the model, check the limits, load a champion,
+shape the inputs) and leaves the heavy call to a worker process (``compute``); the job's
+``finish`` turns the worker's result into the response body.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oracle.limits import Limits, check_at_most, check_dispatch
+from oracle.serving import compute
 from oracle.serving.schemas import (
     AnomalyRequest,
     ClearRequest,
@@ -15,7 +22,7 @@ from oracle.serving.schemas import (
     PricingRequest,
     Reading,
 )
-from oracle.serving.service import Choice, Models, Rejected, refit_copy, series_of
+from oracle.serving.service import Choice, Job, Models, Rejected, refit_copy, series_of
 
 
 def forecast_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -39,8 +46,11 @@ def check_horizon(horizon: int, limit: int, choice: Choice) -> None:
                        f"of {who}: {limit} steps", "horizon_too_long")
 
 
-def forecast_demand(models: Models, request: DemandForecastRequest) -> dict[str, Any]:
+def forecast_demand(models: Models, request: DemandForecastRequest, limits: Limits) -> Job:
     """Champion hyperparameters refit on the request history, else the default forecaster."""
+    check_at_most("history.values", len(request.history.values), limits.max_points,
+                  "max_points", "points")
+    check_at_most("horizon", request.horizon, limits.max_horizon, "max_horizon", "steps")
     choice = models.run("demand", (), lambda: models.choose(request, "demand"))
     y = models.run("demand", ("history",), lambda: series_of(request.history, "history"))
     check_horizon(request.horizon, max_horizon(models, choice), choice)
@@ -52,10 +62,10 @@ def forecast_demand(models: Models, request: DemandForecastRequest) -> dict[str,
         model = models.run("demand", (), lambda: default_forecaster(models))
         note = (f"no champion registered for {choice.name!r}: default "
                 f"{models.config.default_forecaster} fitted on the request history")
-    frame = models.run("demand", ("history",), lambda: model.fit(y).predict(
-        request.horizon, level=tuple(request.level)))
-    return {**choice.provenance(note), "horizon": request.horizon,
-            "forecast": forecast_frame(frame)}
+    return Job("demand", ("history",), compute.fit_forecast,
+               (model, y, request.horizon, tuple(request.level)),
+               lambda frame: {**choice.provenance(note), "horizon": request.horizon,
+                              "forecast": forecast_frame(frame)})
 
 
 def default_forecaster(models: Models) -> Any:
@@ -64,10 +74,11 @@ def default_forecaster(models: Models) -> Any:
     return Forecaster(model=models.config.default_forecaster)
 
 
-def clear(models: Models, request: ClearRequest) -> dict[str, Any]:
+def clear(models: Models, request: ClearRequest, limits: Limits) -> Job:
     """Double-auction clearing with the request's rule or the champion's registered one."""
-    from models.pricing import clear_market
-
+    for side in ("bids", "offers"):
+        check_at_most(side, len(getattr(request, side)), limits.max_orders, "max_orders",
+                      "orders")
     choice = models.run("pricing", (), lambda: models.choose(request, "pricing"))
     params = choice.params
     rule = request.rule or params.get("rule") or models.config.rule
@@ -75,23 +86,22 @@ def clear(models: Models, request: ClearRequest) -> dict[str, Any]:
     cap = request.cap if request.cap is not None else params.get("cap", models.config.cap)
     bids = [o.model_dump(exclude_none=True) for o in request.bids]
     offers = [o.model_dump(exclude_none=True) for o in request.offers]
-    clearing = models.run("pricing", (), lambda: clear_market(
-        pd.DataFrame(bids), pd.DataFrame(offers), rule=rule, floor=float(floor), cap=float(cap)))
-    out = clearing.to_dict()
     note = ("registered parameters of the champion" if choice.record is not None
             else "no champion registered: configured rule, floor and cap")
-    return {**choice.provenance(note), **{k: out[k] for k in (
-        "rule", "price", "volume_kwh", "price_interval", "buyer_surplus", "seller_surplus",
-        "total_surplus", "matches")}}
+    return Job("pricing", (), compute.clear_orders, (bids, offers, rule, float(floor), float(cap)),
+               lambda out: {**choice.provenance(note), **{k: out[k] for k in (
+                   "rule", "price", "volume_kwh", "price_interval", "buyer_surplus",
+                   "seller_surplus", "total_surplus", "matches")}})
 
 
-def optimize_price(models: Models, request: PricingRequest) -> dict[str, Any]:
+def optimize_price(models: Models, request: PricingRequest, limits: Limits) -> Job:
     """The welfare-optimal price of two curves and its components."""
-    from models.pricing import price_components, welfare_optimal_price
-
+    for side in ("demand", "supply"):
+        check_at_most(f"{side}.prices", len(getattr(request, side).prices),
+                      limits.max_curve_points, "max_curve_points", "points")
     choice = models.run("pricing", (), lambda: models.choose(request, "pricing"))
     params = choice.params
-    kwargs: dict[str, Any] = {
+    options: dict[str, Any] = {
         "weights": tuple(request.weights or params.get("weights", (0.4, 0.4, 0.2))),
         "balancing_cost": request.balancing_cost if request.balancing_cost is not None
         else params.get("balancing_cost", 0.10),
@@ -99,18 +109,11 @@ def optimize_price(models: Models, request: PricingRequest) -> dict[str, Any]:
         "cap": request.cap if request.cap is not None else params.get("cap", models.config.cap)}
     demand = (request.demand.prices, request.demand.quantities_kwh)
     supply = (request.supply.prices, request.supply.quantities_kwh)
-
-    def call() -> dict[str, Any]:
-        best = welfare_optimal_price(demand, supply, **kwargs)
-        parts = price_components(best.price, congestion_level=request.congestion_level,
-                                 ts=request.ts, grid_fee=request.grid_fee,
-                                 floor=kwargs["floor"], cap=kwargs["cap"])
-        return {**best.__dict__, "components": parts.as_dict()}
-
-    result = models.run("pricing", (), call)
     note = ("registered parameters of the champion" if choice.record is not None
             else "no champion registered: default welfare weights (0.4, 0.4, 0.2)")
-    return {**choice.provenance(note), **result}
+    return Job("pricing", (), compute.welfare_price,
+               (demand, supply, options, request.congestion_level, request.ts, request.grid_fee),
+               lambda result: {**choice.provenance(note), **result})
 
 
 def readings_frame(rows: list[Reading]) -> pd.DataFrame:
@@ -121,26 +124,26 @@ def readings_frame(rows: list[Reading]) -> pd.DataFrame:
     return frame
 
 
-def detect(models: Models, request: AnomalyRequest) -> dict[str, Any]:
+def detect(models: Models, request: AnomalyRequest, limits: Limits) -> Job:
     """The champion detector, else the default ensemble fitted on the history (or readings)."""
-    from models.anomaly import AnomalyDetector
-
+    check_at_most("readings", len(request.readings), limits.max_points, "max_points", "rows")
+    check_at_most("history", len(request.history or []), limits.max_points, "max_points", "rows")
     choice = models.run("anomaly", (), lambda: models.choose(request, "anomaly"))
     frame = models.run("anomaly", ("readings",), lambda: readings_frame(request.readings))
+    history = None
     if choice.record is not None:
         detector = models.run("anomaly", (), lambda: models.load(choice))
-        note = "fitted champion detector"
+        note, where = "fitted champion detector", ("readings",)
     else:
+        detector = None
         past = request.history
-        history = (models.run("anomaly", ("history",), lambda: readings_frame(past or []))
-                   if request.history else frame)
-        where = ("history",) if request.history else ("readings",)
-        detector = models.run("anomaly", where, lambda: AnomalyDetector().fit(history))
+        if past:
+            history = models.run("anomaly", ("history",), lambda: readings_frame(past))
+        where = ("history",) if past else ("readings",)
         note = (f"no champion registered for {choice.name!r}: default ensemble fitted on the "
-                f"request {'history' if request.history else 'readings'}")
-    found = models.run("anomaly", ("readings",), lambda: detector.detect(frame))
-    records = found.astype(object).where(found.notna(), None).to_dict(orient="records")
-    return {**choice.provenance(note), "anomalies": records}
+                f"request {'history' if past else 'readings'}")
+    return Job("anomaly", where, compute.detect_anomalies, (detector, history, frame),
+               lambda records: {**choice.provenance(note), "anomalies": records})
 
 
 def _hourly(name: str, profile: dict[str, list[float]] | None, horizon: int) -> pd.DataFrame | None:
@@ -154,12 +157,11 @@ def _hourly(name: str, profile: dict[str, list[float]] | None, horizon: int) -> 
                         index=pd.RangeIndex(horizon, name="hour"))
 
 
-def dispatch(models: Models, request: DispatchRequest) -> dict[str, Any]:
+def dispatch(models: Models, request: DispatchRequest, limits: Limits) -> Job:
     """Optimal dispatch of the request's grid; the champion supplies carbon price and weights."""
-    from models.optimization import Grid, optimize_dispatch
-
-    choice = models.run("dispatch", (), lambda: models.choose(request, "dispatch"))
     horizon = request.horizon
+    check_dispatch(limits, len(request.grid.nodes), horizon)
+    choice = models.run("dispatch", (), lambda: models.choose(request, "dispatch"))
     demand = _hourly("demand", request.demand, horizon)
     generation = _hourly("generation", request.generation, horizon)
     prices = None
@@ -173,22 +175,8 @@ def dispatch(models: Models, request: DispatchRequest) -> dict[str, Any]:
         demand = pd.DataFrame({n["node_id"]: [n["demand_kw"]] * horizon for n in doc["nodes"]},
                               index=pd.RangeIndex(horizon, name="hour"))
     carbon_price = float(choice.params.get("carbon_price", 0.0))
-
-    def call() -> Any:
-        grid = Grid.from_dict(doc)
-        return grid, optimize_dispatch(grid, demand, generation, prices, horizon,
-                                       carbon_price=carbon_price)
-
-    grid, plan = models.run("dispatch", ("grid",), call)
-    capacity = {f"{r['from']}->{r['to']}": float(r["capacity_kw"]) for _, r in grid.lines.iterrows()}
-    loading = {k: [abs(float(v)) / capacity[k] if np.isfinite(capacity[k]) else 0.0
-                   for v in plan.flows[k]] for k in plan.flows.columns}
     note = ("champion's registered carbon price" if choice.record is not None
             else "no champion registered: cost-optimal dispatch, no carbon price")
-    return {**choice.provenance(note), "summary": plan.summary(),
-            "grid_import_kw": plan.grid_import.tolist(),
-            "grid_export_kw": plan.grid_export.tolist(),
-            "state_of_charge_kwh": {str(k): v.tolist() for k, v in plan.state_of_charge.items()},
-            "line_flow_kw": {str(k): v.tolist() for k, v in plan.flows.items()},
-            "line_loading": loading,
-            "nodal_prices": {str(k): v.tolist() for k, v in plan.nodal_prices.items()}}
+    return Job("dispatch", ("grid",), compute.solve_dispatch,
+               (doc, demand, generation, prices, horizon, carbon_price),
+               lambda plan: {**choice.provenance(note), **plan})

@@ -1,7 +1,9 @@
 """Request and response bodies of the model endpoints (pydantic): strict, finite, bounded.
 
-Every number is finite (``NaN`` and infinities are rejected naming the field), lists are
-bounded, unknown fields are refused, and paired lists must have the same length.
+Every number is finite (``NaN`` and infinities are rejected naming the field), timestamps are
+ISO 8601 strings within 1970-2200, lists are bounded by the ceilings of ``oracle.limits`` (the
+configured ``[api]`` limits, lower, are checked by the endpoints), unknown fields are refused,
+and paired lists must have the same length.
 """
 
 from __future__ import annotations
@@ -9,13 +11,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from oracle.jsonsafe import excerpt
+from oracle.limits import (
+    CEILING_CURVE_POINTS,
+    CEILING_DISPATCH_HOURS,
+    CEILING_HORIZON,
+    CEILING_LINES,
+    CEILING_NODES,
+    CEILING_ORDERS,
+    CEILING_POINTS,
+)
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
-MAX_POINTS = 50_000
-MAX_ORDERS = 20_000
-MAX_HORIZON = 24 * 14  # hard ceiling; a model's own trained maximum is usually lower
+MAX_POINTS = CEILING_POINTS
+MAX_ORDERS = CEILING_ORDERS
+MAX_HORIZON = CEILING_HORIZON  # a model's own trained maximum is usually lower
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(allow_inf_nan=False, ge=0)]
@@ -23,17 +44,35 @@ Positive = Annotated[float, Field(allow_inf_nan=False, gt=0)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Version = Annotated[str, Field(min_length=1, max_length=64)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
+Profile = Annotated[list[NonNegative], Field(max_length=CEILING_DISPATCH_HOURS)]
+
+
+def iso_8601(value: Any) -> Any:
+    """A timestamp is an ISO 8601 string (or a datetime); never an epoch number."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be an ISO 8601 string such as 2024-01-01T00:00:00Z, not "
+                         f"{type(value).__name__}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{excerpt(value)!r} is not an ISO 8601 timestamp") from None
 
 
 def as_utc(value: datetime) -> datetime:
     """Naive timestamps are taken as UTC; aware ones are converted to UTC; 1970-2200 only."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    outside = f"timestamp is outside {EARLIEST.year}-{LATEST.year}"
+    try:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the year 9999 in UTC
+        raise ValueError(outside) from None
     if not EARLIEST <= value <= LATEST:
-        raise ValueError(f"timestamp {value.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+        raise ValueError(outside)
     return value
 
 
-Timestamp = Annotated[datetime, AfterValidator(as_utc)]
+Timestamp = Annotated[datetime, BeforeValidator(iso_8601), AfterValidator(as_utc)]
 
 
 class Strict(BaseModel):
@@ -152,8 +191,8 @@ class ClearResponse(Provenance):
 class Curve(Strict):
     """Quantity (kWh) at each price; prices strictly increasing."""
 
-    prices: list[NonNegative] = Field(min_length=1, max_length=10_000)
-    quantities_kwh: list[NonNegative] = Field(min_length=1, max_length=10_000)
+    prices: list[NonNegative] = Field(min_length=1, max_length=CEILING_CURVE_POINTS)
+    quantities_kwh: list[NonNegative] = Field(min_length=1, max_length=CEILING_CURVE_POINTS)
 
     @field_validator("quantities_kwh")
     @classmethod
@@ -236,8 +275,8 @@ class Line(Strict):
 
 
 class GridDoc(Strict):
-    nodes: list[Node] = Field(min_length=1, max_length=500)
-    lines: list[Line] = Field(default=[], max_length=2000)
+    nodes: list[Node] = Field(min_length=1, max_length=CEILING_NODES)
+    lines: list[Line] = Field(default=[], max_length=CEILING_LINES)
     import_price: NonNegative = Field(le=1e3)
     export_price: NonNegative = Field(default=0.0, le=1e3)
     carbon_g_per_kwh: NonNegative = Field(default=0.0, le=1e4)
@@ -246,12 +285,15 @@ class GridDoc(Strict):
 
 class DispatchRequest(ModelChoice):
     grid: GridDoc
-    demand: dict[Id, list[NonNegative]] | None = Field(
-        default=None, max_length=500, description="kW per hour for each node id.")
-    generation: dict[Id, list[NonNegative]] | None = Field(
-        default=None, max_length=500, description="Renewable kW per hour for each node id.")
-    import_prices: list[NonNegative] | None = Field(default=None, max_length=MAX_HORIZON)
-    horizon: int = Field(default=24, ge=1, le=168)
+    demand: dict[Id, Profile] | None = Field(
+        default=None, max_length=CEILING_NODES, description="kW per hour for each node id.")
+    generation: dict[Id, Profile] | None = Field(
+        default=None, max_length=CEILING_NODES,
+        description="Renewable kW per hour for each node id.")
+    import_prices: Profile | None = None
+    horizon: int = Field(default=24, ge=1, le=CEILING_DISPATCH_HOURS,
+                         description="Hours to plan; at most api.max_dispatch_hours, and nodes "
+                         "x hours at most api.max_node_hours.")
 
 
 class DispatchResponse(Provenance):

@@ -20,7 +20,8 @@ import pandas as pd
 from sklearn.base import clone
 
 import models.errors as model_errors
-from oracle.errors import OracleError, SourceDataInvalid
+from oracle.errors import InputTooLarge, OracleError, SourceDataInvalid
+from oracle.jsonsafe import excerpt
 from oracle.serving.registry import ArtifactTampered, ModelRegistry, UnknownModel
 from oracle.serving.schemas import ModelChoice, Series
 from oracle.store.tables import ModelVersion
@@ -28,17 +29,46 @@ from oracle.telemetry import Metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_MESSAGE = 500  # characters of an error message sent to the client
 
 
 class Rejected(Exception):
-    """A request the models cannot answer: HTTP status, the field's location and why."""
+    """A request the models cannot answer: HTTP status, the field's location and why.
 
-    def __init__(self, status: int, loc: tuple[str | int, ...], msg: str, kind: str) -> None:
+    ``counted`` marks a model failure (``model_errors`` in /metrics). Picklable, since worker
+    processes raise it too."""
+
+    def __init__(self, status: int, loc: tuple[str | int, ...], msg: str, kind: str, *,
+                 counted: bool = False, headers: dict[str, str] | None = None) -> None:
         super().__init__(msg)
         self.status, self.loc, self.msg, self.kind = status, loc, msg, kind
+        self.counted = counted
+        self.headers = headers
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rejected, (self.status, self.loc, self.msg, self.kind, self.counted,
+                            self.headers))
 
     def detail(self) -> list[dict[str, Any]]:
-        return [{"loc": ["body", *self.loc], "msg": self.msg, "type": self.kind}]
+        return [{"loc": ["body", *self.loc], "msg": excerpt(self.msg, MAX_MESSAGE),
+                 "type": self.kind}]
+
+
+def _rejected(status: int, loc: tuple[str | int, ...], msg: str, kind: str, counted: bool,
+              headers: dict[str, str] | None) -> Rejected:
+    return Rejected(status, loc, msg, kind, counted=counted, headers=headers)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One model call: ``compute(*args)`` runs in a worker process, ``finish(result)`` shapes
+    the answer here. ``where`` locates the input a model error is about."""
+
+    endpoint: str
+    where: tuple[str | int, ...]
+    compute: Callable[..., Any]
+    args: tuple[Any, ...]
+    finish: Callable[[Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -102,41 +132,58 @@ class Models:
     def run(self, endpoint: str, where: tuple[str | int, ...], call: Callable[[], T]) -> T:
         """Call into the models; translate every failure into ``Rejected`` (never a 500)."""
         try:
-            return call()
-        except Rejected:
+            return translate(where, call)
+        except Rejected as err:
+            self.note(endpoint, err)
             raise
-        except UnknownModel as err:
-            raise Rejected(404, (err.field or "model",), str(err), "unknown_model") from err
-        except ImportError as err:  # a model family missing from this installation
-            self._count(endpoint)
-            raise Rejected(503, ("model",), f"model code unavailable: {err}",
-                           "model_unavailable") from err
-        except ArtifactTampered as err:
-            self._count(endpoint)
-            raise Rejected(503, ("model",), str(err), "artifact_rejected") from err
-        except SourceDataInvalid as err:
-            raise Rejected(422, (*where, err.field or "body"), str(err), "invalid_input") from err
-        except model_errors.InvalidInput as err:
-            raise Rejected(422, (*where, err.field or "body"), str(err), "invalid_input") from err
-        except model_errors.SolveFailed as err:
-            raise Rejected(422, (*where, err.binding or "grid"), str(err), "solve_failed") from err
-        except model_errors.ModelError as err:
-            self._count(endpoint)
-            raise Rejected(422, where, str(err), "model_error") from err
-        except OracleError as err:
-            self._count(endpoint)
-            raise Rejected(422, where, str(err), "model_error") from err
-        except (ValueError, TypeError, ArithmeticError, KeyError, IndexError) as err:
-            # The models validate their inputs; anything else that escapes is still this
-            # request's data (e.g. overflow on extreme numbers), so it is a 4xx, logged once.
-            self._count(endpoint)
-            log.warning("%s: model rejected the input: %s: %s", endpoint, type(err).__name__, err)
-            raise Rejected(422, where, f"the model could not use this input: "
-                           f"{type(err).__name__}: {err}", "model_rejected") from err
 
-    def _count(self, endpoint: str) -> None:
-        if self.metrics is not None:
+    def note(self, endpoint: str, err: Rejected) -> None:
+        """Count a model failure and log a model's unexpected refusal once per request."""
+        if err.counted and self.metrics is not None:
             self.metrics.model_errors.labels(model=endpoint).inc()
+        if err.kind == "model_rejected":
+            log.warning("%s: %s", endpoint, excerpt(err.msg, MAX_MESSAGE))
+
+
+def translate(where: tuple[str | int, ...], call: Callable[[], T]) -> T:
+    """``call()``, with every failure a model or our code can raise on bad input turned into
+    ``Rejected`` naming the field (used here and in the worker processes)."""
+    try:
+        return call()
+    except Rejected:
+        raise
+    except UnknownModel as err:
+        raise Rejected(404, (err.field or "model",), str(err), "unknown_model") from err
+    except ImportError as err:  # a model family missing from this installation
+        raise Rejected(503, ("model",), f"model code unavailable: {err}", "model_unavailable",
+                       counted=True) from err
+    except ArtifactTampered as err:
+        raise Rejected(503, ("model",), str(err), "artifact_rejected", counted=True) from err
+    except InputTooLarge as err:
+        raise Rejected(422, (*err.field.split("."),), str(err), "too_large") from err
+    except SourceDataInvalid as err:
+        raise Rejected(422, (*where, err.field or "body"), str(err), "invalid_input") from err
+    except model_errors.InvalidInput as err:
+        raise Rejected(422, (*where, err.field or "body"), str(err), "invalid_input") from err
+    except model_errors.SolveFailed as err:
+        raise Rejected(422, (*where, err.binding or "grid"), str(err), "solve_failed") from err
+    except model_errors.ModelError as err:
+        raise Rejected(422, where, str(err), "model_error", counted=True) from err
+    except OracleError as err:
+        raise Rejected(422, where, str(err), "model_error", counted=True) from err
+    except MemoryError as err:
+        raise Rejected(422, where, "the request needs more memory than a model worker may use "
+                       "(api.worker_memory_mb)", "too_large", counted=True) from err
+    except (ValueError, TypeError, ArithmeticError, KeyError, IndexError) as err:
+        # The models validate their inputs; anything else that escapes is still this
+        # request's data (e.g. overflow on extreme numbers), so it is a 4xx, logged once.
+        raise Rejected(422, where, f"the model could not use this input: "
+                       f"{type(err).__name__}: {err}", "model_rejected", counted=True) from err
+
+
+def translated(compute: Callable[..., T], where: tuple[str | int, ...], *args: Any) -> T:
+    """``compute(*args)`` under :func:`translate` (a picklable call for the workers)."""
+    return translate(where, lambda: compute(*args))
 
 
 def series_of(series: Series, field_name: str) -> pd.Series:

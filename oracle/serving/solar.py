@@ -13,8 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oracle.limits import Limits, check_at_most
+from oracle.serving import compute
 from oracle.serving.schemas import SolarForecastRequest
-from oracle.serving.service import Models, Rejected, refit_copy, series_of
+from oracle.serving.service import Job, Models, Rejected, refit_copy, series_of
 
 
 def weather_frame(request: SolarForecastRequest) -> pd.DataFrame:
@@ -41,10 +43,12 @@ def _split(request: SolarForecastRequest, weather: pd.DataFrame,
     return past, future.iloc[:request.horizon]
 
 
-def forecast_solar(models: Models, request: SolarForecastRequest) -> dict[str, Any]:
+def forecast_solar(models: Models, request: SolarForecastRequest, limits: Limits) -> Job:
     """The solar champion refit on the request's history and weather, else the default."""
-    from models.solar import PVSystem, SolarForecaster, physical_production
+    from models.solar import SolarForecaster
 
+    check_at_most("weather", len(request.weather), limits.max_points, "max_points", "rows")
+    check_at_most("horizon", request.horizon, limits.max_horizon, "max_horizon", "steps")
     choice = models.run("solar", (), lambda: models.choose(request, "solar"))
     weather = weather_frame(request)
     given = request.history
@@ -54,20 +58,22 @@ def forecast_solar(models: Models, request: SolarForecastRequest) -> dict[str, A
     site = request.site.model_dump()
     specs = {"kwp": site["pv_kwp"], "lat": site["lat"], "lon": site["lon"],
              "tilt": site["tilt"], "azimuth": site["azimuth"]}
+    model = None
     if history is None:
-        system = models.run("solar", ("site",), lambda: PVSystem(**specs))
-        mean = models.run("solar", ("weather",), lambda: physical_production(future, system))
         note = "no production history: physics model only (no learned correction)"
+    elif choice.record is not None:
+        model = models.run("solar", (), lambda: refit_copy(models.load(choice)))
+        model.set_params(**specs)
+        note = "champion hyperparameters refit on the request history"
     else:
-        if choice.record is not None:
-            model = models.run("solar", (), lambda: refit_copy(models.load(choice)))
-            model.set_params(**specs)
-            note = "champion hyperparameters refit on the request history"
-        else:
-            model = SolarForecaster(**specs)
-            note = f"no champion registered for {choice.name!r}: default SolarForecaster"
-        fitted = models.run("solar", ("history",), lambda: model.fit(past, history))
-        mean = models.run("solar", ("weather",), lambda: fitted.predict(future))
-    steps = [{"ts": ts, "mean": max(0.0, float(v)) if np.isfinite(v) else 0.0, "bounds": {}}
-             for ts, v in mean.items()]
-    return {**choice.provenance(note), "horizon": request.horizon, "forecast": steps}
+        model = SolarForecaster(**specs)
+        note = f"no champion registered for {choice.name!r}: default SolarForecaster"
+    where = ("weather",) if history is None else ("history",)
+
+    def finish(mean: pd.Series) -> dict[str, Any]:
+        steps = [{"ts": ts, "mean": max(0.0, float(v)) if np.isfinite(v) else 0.0, "bounds": {}}
+                 for ts, v in mean.items()]
+        return {**choice.provenance(note), "horizon": request.horizon, "forecast": steps}
+
+    return Job("solar", where, compute.solar_production, (specs, model, past, history, future),
+               finish)

@@ -82,3 +82,37 @@ def test_standby_does_not_run_jobs(engine: Engine, tmp_path: Path) -> None:
     assert ran.is_set()
     assert standby.leader.held
     standby.leader.release()
+
+
+def test_a_store_outage_is_logged_once_then_recovered(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A job whose database refuses writes is a retry, logged once (no traceback on every run,
+    even though its run cannot be recorded either), then "recovered" when the store is back."""
+    from sqlalchemy import text
+
+    from oracle.store.engine import make_engine
+    from oracle.store.migrate import upgrade
+
+    path = tmp_path / "oracle.db"
+    upgrade(make_engine(f"sqlite:///{path}"))
+    writable = make_engine(f"sqlite:///{path}")
+    with session_scope(writable) as session:
+        session.execute(text("CREATE TABLE probe (x INTEGER)"))
+    read_only = make_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    target = {"engine": read_only}
+
+    def tick() -> None:
+        with session_scope(target["engine"]) as session:
+            session.execute(text("INSERT INTO probe VALUES (1)"))
+
+    recorder = JobRecorder(read_only, Metrics())
+    with caplog.at_level(logging.DEBUG, logger="oracle"):
+        for _ in range(3):
+            recorder(JobSpec("tick", 1, tick))
+        recorder.engine = target["engine"] = writable
+        recorder(JobSpec("tick", 1, tick))
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "StoreReadOnly" in warnings[0].getMessage()
+    assert not any(r.exc_info for r in caplog.records)
+    assert any("job tick recovered" in r.getMessage() for r in caplog.records)
+    assert _runs(writable) == [("tick", "ok")]  # the refused runs could not be recorded
