@@ -57,7 +57,8 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH,
           object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
-          parse_constant: Callable[[str], Any] | None = None) -> Any:
+          parse_constant: Callable[[str], Any] | None = None,
+          parse_int: Callable[[str], Any] | None = None) -> Any:
     """Parse one JSON document whose arrays and objects nest at most ``max_depth`` deep."""
     if isinstance(data, bytes | bytearray):
         try:
@@ -71,7 +72,7 @@ def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH,
         raise JsonRejected(f"JSON nested deeper than {max_depth} levels")
     try:
         return json.loads(text, object_pairs_hook=object_pairs_hook,
-                          parse_constant=parse_constant)
+                          parse_constant=parse_constant, parse_int=parse_int)
     except RecursionError:  # cannot happen below the cap; kept so no caller ever sees it
         raise JsonRejected(f"JSON nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as err:
