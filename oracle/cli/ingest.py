@@ -8,6 +8,7 @@ from typing import Annotated
 import click
 import typer
 
+from oracle import logs
 from oracle.app import open_store
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.config import load_secrets
@@ -54,6 +55,7 @@ def ingest(
     Exit 0 when everything arrived (bad rows are quarantined, a weather outage is only
     reported); exit 2 when a page had to be skipped (it is fetched again on the next pass).
     """
+    logs.configure("ERROR", json_lines=False)  # what the pass met is printed below, once
     settings = settings_for(config, db_url)
     if backend_url:
         settings = settings.model_copy(

@@ -118,19 +118,20 @@ def check_readings(readings: Iterable[ReadingIn], meters: Mapping[str, MeterIn],
     now = now or datetime.now(UTC)
     seen = seen if seen is not None else DuplicateTracker()
     rows = list(readings)
-    conflicts = _conflicting(rows, lambda r: (r.meter_id, r.ts))
+    versions: dict[tuple[str, datetime], set[tuple[float, float]]] = {}
+    for r in rows:
+        versions.setdefault((r.meter_id, r.ts), set()).add((r.consumption_kwh, r.production_kwh))
     checked: Checked[ReadingIn] = Checked()
     accepted = set()
     for row, reading in enumerate(rows):
         key = (reading.meter_id, reading.ts)
         problem = _problem(reading, meters.get(reading.meter_id), rules, now, window)
-        if problem is None and key in conflicts:
-            versions = sorted({(r.consumption_kwh, r.production_kwh) for r in rows
-                               if (r.meter_id, r.ts) == key})
+        if problem is None and len(versions[key]) > 1:
+            shown = sorted(versions[key])[:5]
             problem = ("consumption_kwh,production_kwh",
                        (reading.consumption_kwh, reading.production_kwh),
                        f"duplicate of ({reading.meter_id}, {reading.ts.isoformat()}) with "
-                       f"different values in the same page: {versions}")
+                       f"different values in the same page: {shown}")
         if problem is None:
             earlier = seen.conflicts(reading)
             if earlier is not None:
