@@ -47,7 +47,9 @@ def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
 
 
-def _prepared(row: Mapping[str, Any], now: Any) -> dict[str, Any]:
+def prepared_row(row: Mapping[str, Any], now: Any) -> dict[str, Any]:
+    """The columns of one quarantine row: text cut to ``LIMITS`` without NUL, payload bounded,
+    and the dedup key."""
     payload = _clean(row.get("payload"))
     payload_hash = row.get("payload_hash") or _digest(payload)
     out: dict[str, Any] = {"source": storable(str(row["source"]), 32)}
@@ -82,7 +84,7 @@ def quarantine(session: Session, rows: Sequence[Mapping[str, Any]], *, cap: int 
     now = utcnow()
     merged: dict[str, dict[str, Any]] = {}
     for row in rows:
-        prepared = _prepared(row, now)
+        prepared = prepared_row(row, now)
         earlier = merged.setdefault(prepared["dedup_key"], prepared)
         if earlier is not prepared:
             earlier["count"] += prepared["count"]
