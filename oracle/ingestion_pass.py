@@ -173,8 +173,8 @@ def _walk_window(walker: Walker, report: IngestReport, cursor: str | None) -> li
 
 def _refetch_skipped(walker: Walker, report: IngestReport) -> list[repo.Skipped]:
     """Intervals earlier passes could not get, behind this pass's window: try them again."""
-    engine, interval_s = walker.engine, walker.rules.interval_s
-    pending = repo.skipped_windows(engine, STREAM, before=report.since, limit=REFETCH_INTERVALS)
+    pending = repo.skipped_windows(walker.engine, STREAM, before=report.since,
+                                   limit=REFETCH_INTERVALS)
     runs: list[list[repo.Skipped]] = []
     for item in pending:
         if runs and runs[-1][-1].end == item.start:
@@ -184,14 +184,22 @@ def _refetch_skipped(walker: Walker, report: IngestReport) -> list[repo.Skipped]
     still: list[repo.Skipped] = []
     for run in runs:
         start, end = run[0].start, run[-1].end
-        failures = walker.window_walk(start, end)
-        left = repo.record_skipped(engine, STREAM, start, end, failures, interval_s)
-        still += left
-        if len(left) < len(run):
-            report.recovered += len(run) - len(left)
-            _audit(engine, "ingest.recovered", {"since": start, "until": end,
-                                                "intervals": len(run) - len(left)}, ref=STREAM)
+        still += _record(walker, report, start, end, walker.window_walk(start, end))
     return still
+
+
+def _record(walker: Walker, report: IngestReport, start: datetime, end: datetime,
+            failures: Sequence[Failure]) -> list[repo.Skipped]:
+    """Record what ``[start, end)`` still misses; audit the intervals that arrived at last."""
+    engine = walker.engine
+    before = len(repo.skipped_windows(engine, STREAM, since=start, before=end))
+    left = repo.record_skipped(engine, STREAM, start, end, failures, walker.rules.interval_s)
+    arrived = before - len([s for s in left if s.attempts > 1])
+    if arrived > 0:
+        report.recovered += arrived
+        _audit(engine, "ingest.recovered", {"since": start, "until": end, "intervals": arrived},
+               ref=STREAM)
+    return left
 
 
 def _ingest_readings(client: BackendClient, engine: Engine, meters: dict[str, MeterIn],
@@ -201,8 +209,7 @@ def _ingest_readings(client: BackendClient, engine: Engine, meters: dict[str, Me
     walker = Walker(client, engine, meters, rules, now, cap=client.settings.quarantine_per_page)
     try:
         failures = _walk_window(walker, report, cursor)
-        skipped = repo.record_skipped(engine, STREAM, report.since, report.until, failures,
-                                      rules.interval_s)
+        skipped = _record(walker, report, report.since, report.until, failures)
         older = _refetch_skipped(walker, report)
     finally:
         report.readings, report.pages = walker.readings, walker.pages

@@ -296,11 +296,13 @@ def record_skipped(engine: Engine, stream: str, since: datetime, until: datetime
     return sorted(skipped.values(), key=lambda s: s.start)
 
 
-def skipped_windows(engine: Engine, stream: str, *, before: datetime | None = None,
-                    limit: int = 1000) -> list[Skipped]:
-    """Recorded skipped intervals of ``stream``, oldest first (only those before ``before``)."""
+def skipped_windows(engine: Engine, stream: str, *, since: datetime | None = None,
+                    before: datetime | None = None, limit: int = 1000) -> list[Skipped]:
+    """Recorded skipped intervals of ``stream`` starting in ``[since, before)``, oldest first."""
     table = SkippedWindow.__table__  # type: ignore[attr-defined]
     query = select(table).where(table.c.stream == stream)
+    if since is not None:
+        query = query.where(table.c.window_start >= since)
     if before is not None:
         query = query.where(table.c.window_start < before)
     with session_scope(engine) as session:
