@@ -411,3 +411,13 @@ def test_a_weather_outage_is_reported_not_raised(server: tuple[HostileBackend, s
     assert report.weather_error is not None and report.weather_hours == 0
     assert report.problem() is None and len(readings(engine)) == ALL and report.orders == 2
     assert "ingest.weather_unavailable" in audit_kinds(engine)
+
+
+def test_a_backend_failing_every_readings_request_is_not_asked_for_every_interval(
+        server: tuple[HostileBackend, str], backend: HostileBackend, engine: Engine) -> None:
+    backend.answers["readings"] = lambda request: deep_page()
+    report = run(server, engine, page_size=3)  # one interval per window: 24 windows
+    asked = [r for r in backend.requests if r.startswith("readings")]
+    assert len(asked) == 6  # the cursor, then two windows (each tried twice), then given up
+    assert [s.start for s in report.skipped] == [T0 + h * HOUR for h in range(HOURS)]
+    assert repo.load_cursor(engine, "readings").watermark == T0 and readings(engine) == {}
