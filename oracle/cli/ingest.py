@@ -52,8 +52,10 @@ def ingest(
 ) -> None:
     """Run one ingestion pass and print what it stored.
 
-    Exit 0 when everything arrived (bad rows are quarantined, a weather outage is only
-    reported); exit 2 when a page had to be skipped (it is fetched again on the next pass).
+    Exit 0 when everything arrived: bad rows are quarantined and a
+    weather outage is only reported. Exit 2 when a page had to be
+    skipped: it is fetched again on the next pass. Exit 1 when the
+    backend is down.
     """
     logs.configure("ERROR", json_lines=False)  # what the pass met is printed below, once
     settings = settings_for(config, db_url)
