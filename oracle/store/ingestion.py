@@ -57,10 +57,18 @@ class Walk:
                            "cursor": self.cursor})
 
     @classmethod
-    def load(cls, text: str) -> Walk:
-        data = json.loads(text)
-        return cls(datetime.fromisoformat(data["since"]), datetime.fromisoformat(data["until"]),
-                   data["cursor"])
+    def load(cls, text: str) -> Walk | None:
+        """The walk saved in ``text``; None if it cannot be read (cut short by a downgrade,
+        edited by hand): the next pass then walks from the watermark instead of failing."""
+        try:
+            data = json.loads(text)
+            walk = cls(utc(datetime.fromisoformat(data["since"])),
+                       utc(datetime.fromisoformat(data["until"])), data["cursor"])
+        except (ValueError, TypeError, KeyError, OverflowError):
+            return None
+        if walk.cursor is not None and not isinstance(walk.cursor, str):
+            return None
+        return walk
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,13 @@ def test_a_backend_that_is_down_stops_the_pass(sqlite_url: str, replay: Replay) 
             client("http://127.0.0.1:9", retries=0) as c:
         ingest_once(c, None, engine, since=replay.start, until=replay.end, now=replay.end)
     assert repo.load_cursor(engine, "readings").watermark is None
+
+
+@pytest.mark.parametrize("since", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00"])
+def test_the_reference_backend_answers_an_out_of_range_time_with_422(backend: str,
+                                                                     since: str) -> None:
+    import httpx
+
+    reply = httpx.get(f"{backend}/api/v1/readings", params={"since": since, "until": since},
+                      headers={"Authorization": "Bearer t0ken"})
+    assert reply.status_code == 422 and "out of range" in reply.json()["detail"]

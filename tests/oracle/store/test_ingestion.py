@@ -151,3 +151,14 @@ def test_upsert_adds_counters(engine: Engine) -> None:
                add=("attempts",))
     (stored,) = repo.skipped_windows(engine, "s")
     assert (stored.attempts, stored.error) == (4, "f")
+
+
+@pytest.mark.parametrize("saved", ['{"since": "2026-01-05T00:00:00+00:00", "until": "2026-01-0',
+                                   "not json", '{"since": 1, "until": 2, "cursor": "c"}',
+                                   '{"since": "2026-01-05T00:00:00+00:00", "until": '
+                                   '"2026-01-06T00:00:00+00:00", "cursor": 7}'])
+def test_an_unreadable_saved_walk_is_dropped_not_fatal(engine: Engine, saved: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ingest_cursors (stream, cursor, updated_at) "
+                          "VALUES ('readings', :c, :t)"), {"c": saved, "t": T0})
+    assert repo.load_cursor(engine, "readings") == repo.CursorState(None, None)
