@@ -23,6 +23,7 @@ from oracle.sources.validation import DuplicateTracker, PlausibilityRules, check
 from oracle.store import ingestion as repo
 
 STREAM = "readings"
+FINE = 8  # windows of up to this many intervals are always halved down to single intervals
 Failure = tuple[datetime, datetime, str]  # [start, end) and why it could not be fetched
 
 
@@ -114,20 +115,21 @@ class Walker:
             err = self.fetch(start, end)
             if err is not None:
                 failed = self.isolate(start, end, err)
-                whole = whole + 1 if failed == [(start, end, failed[0][2])] else 0
+                lost = sum(((b - a) for a, b, _ in failed), timedelta())
+                whole = whole + 1 if lost == end - start else 0
                 failures += failed
         return failures
 
     def isolate(self, start: datetime, end: datetime, err: OracleError) -> list[Failure]:
-        """Halve a failing window down to the intervals that fail. When both halves fail the
-        backend is broken wider than one page: the window is kept whole rather than asking for
-        every interval in it."""
+        """Halve a failing window down to the intervals that fail. When both halves of a window
+        wider than ``FINE`` intervals fail, the backend is broken wider than one page: that
+        window is kept whole rather than asking for every interval in it."""
         inner = edges(start, end, self.rules.interval_s)[1:-1]
         if not inner:
             return [(start, end, str(err))]
         mid = inner[len(inner) // 2]
         halves = [(a, b, self.fetch(a, b)) for a, b in ((start, mid), (mid, end))]
         failed = [(a, b, e) for a, b, e in halves if e is not None]
-        if len(failed) == 2:
+        if len(failed) == 2 and len(inner) >= FINE:
             return [(start, end, str(failed[0][2]))]
         return [f for a, b, e in failed for f in self.isolate(a, b, e)]

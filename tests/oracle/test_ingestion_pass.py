@@ -421,3 +421,17 @@ def test_a_backend_failing_every_readings_request_is_not_asked_for_every_interva
     assert len(asked) == 6  # the cursor, then two windows (each tried twice), then given up
     assert [s.start for s in report.skipped] == [T0 + h * HOUR for h in range(HOURS)]
     assert repo.load_cursor(engine, "readings").watermark == T0 and readings(engine) == {}
+
+
+def test_poisoned_intervals_next_to_good_ones_are_told_apart(
+        server: tuple[HostileBackend, str], backend: HostileBackend, engine: Engine) -> None:
+    bad = {T0 + h * HOUR for h in (3, 5, 6)}
+
+    def page(since: datetime, until: datetime, cursor: str | None,
+             items: list[dict[str, Any]]) -> Any:
+        return deep_page() if any(datetime.fromisoformat(i["ts"]) in bad for i in items) else None
+
+    backend.page = page
+    report = run(server, engine)
+    assert {s.start for s in report.skipped} == bad
+    assert len(readings(engine)) == ALL - len(bad) * len(METERS)
