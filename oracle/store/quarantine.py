@@ -19,16 +19,16 @@ from sqlmodel import Session
 
 from oracle.store.tables import QuarantinedRow, utcnow
 from oracle.store.upsert import upsert
-from oracle.textsafe import storable
+from oracle.textsafe import storable, utf8
 
 LIMITS = {"row_key": 300, "field": 200, "value": 500, "reason": 1000}
 MAX_PAYLOAD_CHARS = 4000
 
 
 def _clean(payload: Any) -> Any:
-    """``payload`` with NUL stripped from every key and string."""
+    """``payload`` with NUL stripped from every key and string, lone surrogates escaped."""
     if isinstance(payload, str):
-        return payload.replace("\x00", "")
+        return utf8(payload.replace("\x00", ""))
     if isinstance(payload, dict):
         return {_clean(str(k)): _clean(v) for k, v in payload.items()}
     if isinstance(payload, list):

@@ -252,6 +252,10 @@ ROW_FAULTS = {
     "100-character extra key": ('"consumption_kwh": 0.55', '"consumption_kwh": 0.55, "'
                                 + "k" * 100 + '": 1', "k" * 100),
     "NUL in the meter id": ('"meter_id": "m1"', '"meter_id": "m1\\u0000x"', "meter_id"),
+    "a lone surrogate in the meter id": ('"meter_id": "m1"', '"meter_id": "m1\\ud800"',
+                                         "meter_id"),
+    "a lone surrogate as a key": ('"meter_id": "m1"', '"meter_id": "m1", "\\udfff": "\\ud83d"',
+                                  "(row)"),
     "not an object": (None, "[1, 2]", "(row)"),
 }
 

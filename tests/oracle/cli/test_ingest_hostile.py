@@ -140,6 +140,14 @@ CASES: dict[str, tuple[Callable[[HostileBackend, Engine], None], tuple[str, ...]
         lambda b, e: setattr(b, "row", bad_row('{"meter_id": "m1\\u0000", "ts": '
                                                '"2026-01-05T05:00:00Z", "consumption_kwh": 1.0, '
                                                '"production_kwh": 0.0}')), (), 0, "1 quarantined"),
+    "a lone surrogate in a meter id and a key": (
+        lambda b, e: setattr(b, "row", bad_row('{"meter_id": "m1\\ud800", "\\udfff": 1, "ts": '
+                                               '"2026-01-05T05:00:00Z", "consumption_kwh": 1.0, '
+                                               '"production_kwh": 0.0}')), (), 0, "1 quarantined"),
+    "a redirect for the order book": (
+        lambda b, e: b.answers.update(orders=lambda r: (
+            307, {"content-type": "application/json", "location": "http://elsewhere/"}, b"[]")),
+        (), 2, "orders for 2026-01-06T00:00Z skipped"),
     "a long legal cursor": (
         lambda b, e: setattr(b, "cursor_tail", "~" + "Z" * 3000), (), 0, "0 quarantined"),
     "5,000 bad rows on one page": (
