@@ -127,6 +127,12 @@ def _meters(client: BackendClient, engine: Engine, report: IngestReport
         fetched = checked.valid
     stored = [MeterIn.model_validate(m) for m in repo.stored_meters(engine)]
     meters, why = known_meters(fetched, stored)
+    if broken is not None and not stored:
+        report.faults.append(f"meters: {broken}; no meters are stored to check readings "
+                             "against: readings not fetched")
+        _audit(engine, "ingest.skipped", {"source": "meters", "error": printable(broken, 300)},
+               ref="meters")
+        return {}, nodes
     if broken is not None:
         why = f"{broken}; checking readings against the {len(stored)} stored meters"
     if why is not None:
@@ -286,10 +292,11 @@ def ingest_once(client: BackendClient, weather: WeatherClient | None, engine: En
         watermark = _ingest_readings(client, engine, meters, report, cursor, now, rules)
         report.gaps = repo.record_gaps(engine, sorted(meters), since, until, rules.interval_s)
         repo.finish_walk(engine, STREAM, watermark)
-    else:
-        report.notes.append("readings: no meters are known yet (the backend lists none and "
-                            "none are stored); readings not fetched")
-    _ingest_orders(client, engine, meters, nodes, report)
+    elif not report.faults:
+        report.notes.append("no meters are known yet (the backend lists none and none are "
+                            "stored): readings and orders not fetched")
+    if meters:  # without meters every order would be quarantined as an unknown meter's
+        _ingest_orders(client, engine, meters, nodes, report)
     if weather is not None:
         report.weather_hours, report.weather_error = ingest_weather(
             weather, engine, list(meters.values()), since, until, forecast_h)

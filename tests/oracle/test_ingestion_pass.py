@@ -439,3 +439,14 @@ def test_poisoned_intervals_next_to_good_ones_are_told_apart(
     report = run(server, engine)
     assert {s.start for s in report.skipped} == bad
     assert len(readings(engine)) == ALL - len(bad) * len(METERS)
+
+
+def test_a_broken_meter_list_with_no_stored_meters_skips_the_readings(
+        server: tuple[HostileBackend, str], backend: HostileBackend, engine: Engine) -> None:
+    backend.answers["meters"] = lambda request: deep_page()
+    report = run(server, engine)
+    problem = report.problem()
+    assert problem is not None and "no meters are stored" in str(problem)
+    assert readings(engine) == {} and repo.load_cursor(engine, "readings").watermark is None
+    assert not [r for r in backend.requests if r.startswith(("readings", "orders"))]
+    assert quarantine(engine) == []  # nothing quarantined as an "unknown meter"
