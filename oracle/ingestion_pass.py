@@ -163,9 +163,9 @@ def _walk_window(walker: Walker, report: IngestReport, cursor: str | None) -> li
     except SourceUnavailable as err:
         if not walker.backend_answers():
             raise  # an outage: the walk resumes from its saved cursor on a later pass
-        fault: Exception = err
+        fault = str(err)  # the message only: the error's traceback holds the refused body
     except SourceDataInvalid as err:
-        fault = err
+        fault = str(err)
     reason = (f"the backend's cursor failed ({fault}); walking [{_stamp(report.since)}, "
               f"{_stamp(report.until)}) window by window from the last good time")
     report.notes.append(f"readings: {printable(reason, 300)}")
@@ -173,7 +173,7 @@ def _walk_window(walker: Walker, report: IngestReport, cursor: str | None) -> li
     _audit(walker.engine, "ingest.cursor_reset",
            {"since": report.since, "until": report.until, "page": walker.pages,
             "cursor": None if cursor is None else printable(cursor, 80),
-            "error": printable(str(fault), 300)}, ref=STREAM)
+            "error": printable(fault, 300)}, ref=STREAM)
     return walker.window_walk(report.since, report.until)
 
 

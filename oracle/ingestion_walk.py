@@ -16,7 +16,7 @@ from itertools import pairwise
 
 from sqlalchemy.engine import Engine
 
-from oracle.errors import OracleError, SourceDataInvalid, SourceUnavailable
+from oracle.errors import SourceDataInvalid, SourceUnavailable
 from oracle.sources.client import BackendClient, ReadingsPage
 from oracle.sources.schemas import MeterIn
 from oracle.sources.validation import DuplicateTracker, PlausibilityRules, check_readings
@@ -87,17 +87,18 @@ class Walker:
             return True
         return True
 
-    def fetch(self, start: datetime, end: datetime) -> OracleError | None:
-        """Walk one window on a fresh cursor; the fault that stopped it, or None."""
+    def fetch(self, start: datetime, end: datetime) -> str | None:
+        """Walk one window on a fresh cursor; why it stopped, or None. (The message, not the
+        error: an error's traceback would keep the refused body alive.)"""
         try:
             for page in self.client.readings_pages(start, end):
                 self.store(page, start, end, None)
         except SourceUnavailable as err:
             if not self.backend_answers():
                 raise  # an outage: the pass stops and is retried later
-            return err
+            return str(err)
         except SourceDataInvalid as err:
-            return err
+            return str(err)
         return None
 
     def window_walk(self, since: datetime, until: datetime) -> list[Failure]:
@@ -120,16 +121,16 @@ class Walker:
                 failures += failed
         return failures
 
-    def isolate(self, start: datetime, end: datetime, err: OracleError) -> list[Failure]:
+    def isolate(self, start: datetime, end: datetime, err: str) -> list[Failure]:
         """Halve a failing window down to the intervals that fail. When both halves of a window
         wider than ``FINE`` intervals fail, the backend is broken wider than one page: that
         window is kept whole rather than asking for every interval in it."""
         inner = edges(start, end, self.rules.interval_s)[1:-1]
         if not inner:
-            return [(start, end, str(err))]
+            return [(start, end, err)]
         mid = inner[len(inner) // 2]
         halves = [(a, b, self.fetch(a, b)) for a, b in ((start, mid), (mid, end))]
         failed = [(a, b, e) for a, b, e in halves if e is not None]
         if len(failed) == 2 and len(inner) >= FINE:
-            return [(start, end, str(failed[0][2]))]
+            return [(start, end, failed[0][2])]
         return [f for a, b, e in failed for f in self.isolate(a, b, e)]

@@ -211,7 +211,8 @@ class JsonHttp:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared[:20]) > self.max_bytes:
                 raise self._too_big(what, int(declared[:20]))
-            chunks, size = [], 0
+            chunks: list[bytes] = []
+            size = 0
             # A response built in memory (mock transports) was read on creation; its stream
             # still holds the raw bytes.
             raw = (cast(Iterable[bytes], response.stream) if response.is_stream_consumed
@@ -220,6 +221,7 @@ class JsonHttp:
                 for chunk in decoded(raw, response.headers.get("content-encoding")):
                     size += len(chunk)
                     if size > self.max_bytes:
+                        chunks.clear()  # not kept alive by the error's traceback
                         raise self._too_big(what, size)
                     if time.monotonic() > deadline:
                         raise httpx.ReadTimeout("body not complete before the deadline")
