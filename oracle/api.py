@@ -27,6 +27,7 @@ class Readiness:
     max_tick_age_s: float | None = None
     last_tick: float | None = None  # unix time
     started: float = field(default_factory=time.time)
+    degraded: dict[str, str] = field(default_factory=dict)  # still ready, running without: why
 
     def tick_done(self) -> None:
         self.last_tick = time.time()
@@ -62,9 +63,12 @@ def create_api(metrics: Metrics, readiness: Readiness,
 
     @api.get("/readyz", tags=["ops"])
     def readyz() -> JSONResponse:
-        """Database, RPC and backend reachable; last successful tick young enough."""
+        """Database, RPC and backend reachable; last successful tick young enough; what the
+        daemon runs without (``degraded``: e.g. weather unavailable)."""
         ok, results = readiness.evaluate()
-        return JSONResponse({"ready": ok, "checks": results}, status_code=200 if ok else 503)
+        return JSONResponse({"ready": ok, "checks": results,
+                             "degraded": dict(readiness.degraded)},
+                            status_code=200 if ok else 503)
 
     @api.get("/metrics", tags=["ops"])
     def prometheus() -> Response:

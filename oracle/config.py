@@ -75,6 +75,9 @@ class BackendSettings(Section):
     backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff (with jitter).")
     page_size: int = Field(default=5000, ge=1, le=100_000, description="Readings per page.")
     max_pages: int = Field(default=10_000, ge=1, description="Stop a cursor walk after this many pages (loop guard).")
+    page_retries: int = Field(default=2, ge=0, le=10, description="Re-requests of a page whose body is broken (not JSON, nested too deep, bad envelope or encoding) before it is skipped for this pass.")
+    skip_after_passes: int = Field(default=3, ge=1, le=1000, description="Passes a readings window may fail before the watermark moves past it; it stays in skipped_windows and is re-fetched on every later pass until it arrives.")
+    quarantine_per_page: int = Field(default=100, ge=1, le=100_000, description="Rejected rows of one page kept in full in the quarantine; the rest are counted in one summary row.")
 
 
 class WeatherSettings(Section):

@@ -15,6 +15,8 @@ Every stage is idempotent for its interval: rows are upserted on natural keys, r
 deterministic ids and the outbox ignores a report it already has. A stage that meets bad data
 or a failing model (``DataError``) is skipped and audited; the others go on. A dependency that
 is down (``RetryableError``) stops the tick, which is caught up, in order, on a later run.
+Weather is optional input and one bad page is skipped (and fetched again later): the tick goes
+on, its stages marked ``degraded`` in the outcome, the audit log and ``/readyz``.
 """
 
 from __future__ import annotations
@@ -147,8 +149,21 @@ def ingest(app: Application, start: datetime) -> dict[str, Any]:
     report = ingest_once(app.backend, app.weather, app.engine, until=start, now=app.clock(),
                          rules=app.plausibility, lookback=HISTORY)
     app.metrics.quarantined.labels(source="ingest").inc(report.quarantined)
-    return {"readings": report.readings, "quarantined": report.quarantined,
-            "orders": report.orders, "missing_intervals": report.missing_intervals}
+    out: dict[str, Any] = {"readings": report.readings, "quarantined": report.quarantined,
+                           "orders": report.orders, "missing_intervals": report.missing_intervals,
+                           "skipped_intervals": len(report.skipped)}
+    faults = {"ingest": "; ".join(report.faults) if report.faults else None,
+              "weather": None if report.weather_error is None
+              else f"weather unavailable: {report.weather_error}"}
+    for name, reason in faults.items():  # the tick goes on without them; readiness says so
+        if reason is None:
+            app.readiness.degraded.pop(name, None)
+        else:
+            app.readiness.degraded[name] = reason[:300]
+            app.metrics.alerts.labels(kind=f"{name}_degraded").inc()
+    if any(faults.values()):
+        out["degraded"] = "; ".join(r for r in faults.values() if r)[:500]
+    return out
 
 
 @_model_errors("forecast")
@@ -171,6 +186,9 @@ def forecast(app: Application, start: datetime) -> dict[str, Any]:
             results.save_forecast(session, target=target, entity_id=app.settings.pricing.zone,
                                   origin=start, frame=prediction, model=model)
             out[f"{target}_next_kwh"] = float(prediction["mean"].iloc[0])
+        weather = app.readiness.degraded.get("weather")
+        if weather is not None:  # the solar forecast is made from production history alone
+            out["degraded"] = f"{weather}; solar forecast without weather input"
         append_entry(session, "forecast", {"origin": start, **out}, ref=f"forecast:{start:%Y-%m-%dT%H:%MZ}")
     return out
 
@@ -491,7 +509,8 @@ def _timed(outcome: TickOutcome, name: str, fn: Callable[[], dict[str, Any]]) ->
     t0 = time.perf_counter()
     try:
         outcome.figures[name] = fn()
-        outcome.stages[name] = "ok"
+        degraded = outcome.figures[name].get("degraded") if outcome.figures[name] else None
+        outcome.stages[name] = f"degraded: {degraded}" if degraded else "ok"
     finally:
         outcome.seconds[name] = time.perf_counter() - t0
 

@@ -26,6 +26,7 @@ from oracle.sources.schemas import (
     validate_document,
     validate_rows,
 )
+from oracle.textsafe import printable
 
 ResultKind = Literal["forecasts", "prices", "anomalies", "schedules"]
 
@@ -61,7 +62,8 @@ class BackendClient:
         policy = RetryPolicy(retries=settings.retries, backoff_s=settings.backoff_s)
         self._http = JsonHttp(settings.url, name="backend", timeout_s=settings.timeout_s,
                               policy=policy, headers=headers, max_bytes=max_bytes,
-                              transport=transport, sleep=sleep, rng=rng)
+                              transport=transport, sleep=sleep, rng=rng,
+                              body_retries=settings.page_retries)
 
     def __enter__(self) -> BackendClient:
         return self
@@ -73,17 +75,33 @@ class BackendClient:
         self._http.close()
 
     def meters(self) -> Batch[MeterIn]:
-        return validate_rows(MeterIn, self._http.request("GET", "/api/v1/meters"),
-                             source="meters")
+        return self._http.request("GET", "/api/v1/meters", parse=lambda raw: validate_rows(
+            MeterIn, raw, source="meters"))
 
     def orders(self, interval_start: datetime) -> Batch[OrderIn]:
-        raw = self._http.request("GET", "/api/v1/market/orders",
-                                 params={"interval_start": iso(interval_start)})
-        return validate_rows(OrderIn, raw, source="orders")
+        return self._http.request("GET", "/api/v1/market/orders",
+                                  params={"interval_start": iso(interval_start)},
+                                  parse=lambda raw: validate_rows(OrderIn, raw, source="orders"))
 
     def grid(self) -> GridIn:
-        return validate_document(GridIn, self._http.request("GET", "/api/v1/grid"),
-                                 source="grid")
+        return self._http.request("GET", "/api/v1/grid", parse=lambda raw: validate_document(
+            GridIn, raw, source="grid"))
+
+    def readings_page(self, since: datetime, until: datetime, cursor: str | None = None,
+                      number: int = 0) -> ReadingsPage:
+        """One page of readings; a broken envelope is re-requested, then SourceDataInvalid."""
+        params: dict[str, Any] = {"since": iso(since), "until": iso(until),
+                                  "limit": self.settings.page_size}
+        if cursor is not None:
+            params["cursor"] = cursor
+
+        def parse(raw: Any) -> ReadingsEnvelope:
+            return validate_document(ReadingsEnvelope, raw, source=f"readings page {number}",
+                                     deep=False)
+
+        envelope = self._http.request("GET", "/api/v1/readings", params=params, parse=parse)
+        return ReadingsPage(number, cursor, envelope.next_cursor,
+                            validate_rows(ReadingIn, envelope.items, source="readings"))
 
     def readings_pages(self, since: datetime, until: datetime,
                        cursor: str | None = None) -> Iterator[ReadingsPage]:
@@ -94,27 +112,22 @@ class BackendClient:
         """
         seen: set[str] = set()
         for number in range(self.settings.max_pages):
-            params: dict[str, Any] = {"since": iso(since), "until": iso(until),
-                                      "limit": self.settings.page_size}
             if cursor is not None:
-                params["cursor"] = cursor
                 seen.add(cursor)
-            raw = self._http.request("GET", "/api/v1/readings", params=params)
-            envelope = validate_document(ReadingsEnvelope, raw, source=f"readings page {number}")
-            next_cursor = envelope.next_cursor
-            if next_cursor is not None and next_cursor in seen:
+            page = self.readings_page(since, until, cursor, number)
+            if page.next_cursor is not None and page.next_cursor in seen:
                 raise SourceDataInvalid(
                     f"readings: the backend's cursor loops (page {number} points back to "
-                    f"{next_cursor!r:.80})", field="next_cursor", row=number, value=next_cursor)
-            yield ReadingsPage(number, cursor, next_cursor,
-                               validate_rows(ReadingIn, envelope.items, source="readings"))
-            if next_cursor is None:
+                    f"{printable(page.next_cursor, 60)})", field="next_cursor", row=number,
+                    value=printable(page.next_cursor, 60))
+            yield page
+            if page.next_cursor is None:
                 return
-            cursor = next_cursor
+            cursor = page.next_cursor
         raise SourceDataInvalid(
             f"readings: still more pages after max_pages={self.settings.max_pages}; "
             "the cursor does not end (raise backend.max_pages if the data is really that big)",
-            field="next_cursor", row=self.settings.max_pages, value=cursor)
+            field="next_cursor", row=self.settings.max_pages, value=printable(cursor, 60))
 
     def post_result(self, kind: ResultKind, payload: Any, idempotency_key: str) -> None:
         """POST a result; the backend stores each ``Idempotency-Key`` once, so retrying is safe."""

@@ -2,7 +2,9 @@
 
 httpx exceptions are translated here and nowhere else:
 timeouts, connection errors, 5xx, 429 -> SourceUnavailable (after retrying);
-401/403 -> ConfigError (the token is wrong); other 4xx and bad bodies -> SourceDataInvalid.
+401/403 -> ConfigError (the token is wrong); redirects and other 4xx -> RequestRefused;
+bodies that are too big, badly encoded, not JSON or nested too deep -> SourceDataInvalid
+(re-requested ``body_retries`` times first: a truncated or garbled answer may be transient).
 """
 
 from __future__ import annotations
@@ -10,16 +12,26 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
+from oracle import jsonsafe
 from oracle.errors import ConfigError, SourceDataInvalid, SourceUnavailable
+from oracle.sources.encoding import EncodingRejected, decoded
+from oracle.sources.schemas import DuplicateKeys
+from oracle.textsafe import printable
 
 DEFAULT_MAX_BYTES = 8_000_000
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 400  # far beyond any float (1.8e308) and cheap to convert
+
+
+class RequestRefused(SourceDataInvalid):
+    """The server answered 3xx or 4xx: asking again the same way will not help."""
 
 
 @dataclass(frozen=True)
@@ -41,49 +53,49 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return float(value[:12])
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise SourceDataInvalid(f"duplicate key {key!r} in a JSON object",
-                                        field=key, value=None)
-            seen.add(key)
-    return obj
+    if len(obj) == len(pairs):
+        return obj
+    marked, seen = DuplicateKeys(obj), set()
+    for key, _ in pairs:
+        if key in seen:
+            marked.duplicate = key
+            break
+        seen.add(key)
+    return marked
 
 
-def _reject_constant(name: str) -> float:
-    raise SourceDataInvalid(f"non-standard JSON number {name}", field="(number)", value=name)
+def _constant(name: str) -> float:
+    """NaN and Infinity parse (as floats) so that the row holding one is refused, not the page."""
+    return float(name)
 
 
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if number in (float("inf"), float("-inf")):
-        raise SourceDataInvalid(f"number {text[:40]} overflows a float", field="(number)",
-                                value=text[:40])
-    return number
+def _integer(digits: str) -> int | float:
+    """An integer too long for ``int()`` (over 4300 digits) overflows like ``1e999`` does, to
+    infinity: the row holding it is refused, not the page."""
+    if len(digits) > MAX_INT_DIGITS:
+        return float("-inf") if digits.startswith("-") else float("inf")
+    return int(digits)
 
 
 def parse_json(body: bytes, *, what: str) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, no float overflow."""
+    """JSON from outside: UTF-8, nested at most ``MAX_JSON_DEPTH`` deep."""
     try:
-        text = body.decode("utf-8")
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys,
-                          parse_constant=_reject_constant, parse_float=_finite_float)
-    except SourceDataInvalid as err:
-        raise SourceDataInvalid(f"{what}: {err}", field=err.field, value=err.value) from err
-    except (UnicodeDecodeError, ValueError) as err:
-        raise SourceDataInvalid(f"{what}: body is not valid JSON: {err}", field="(body)",
-                                value=body[:80].decode("utf-8", "replace")) from err
+        return jsonsafe.loads(body, max_depth=MAX_JSON_DEPTH, object_pairs_hook=_object,
+                              parse_constant=_constant, parse_int=_integer)
+    except ValueError as err:  # JsonRejected, or a number with too many digits
+        raise SourceDataInvalid(f"{what}: body is not usable JSON: {printable(str(err), 120)}",
+                                field="(body)", value=printable(body[:80].decode("utf-8", "replace"))
+                                ) from None
 
 
 @dataclass(frozen=True)
@@ -101,29 +113,51 @@ class JsonHttp:
     def __init__(self, base_url: str, *, name: str, timeout_s: float,
                  policy: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
                  max_bytes: int = DEFAULT_MAX_BYTES, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None
-                 ) -> None:
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
+                 body_retries: int = 0) -> None:
         self.name = name
         self.timeout_s = timeout_s
         self.policy = policy or RetryPolicy()
         self.max_bytes = max_bytes
+        self.body_retries = body_retries
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._client = httpx.Client(base_url=base_url, timeout=timeout_s, transport=transport,
-                                    headers=dict(headers or {}), follow_redirects=False)
+        self._client = httpx.Client(
+            base_url=base_url, timeout=timeout_s, transport=transport, follow_redirects=False,
+            headers={"Accept-Encoding": "gzip, deflate", **dict(headers or {})})
 
     def close(self) -> None:
         self._client.close()
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 body: Any = None, headers: Mapping[str, str] | None = None,
-                expect_json: bool = True) -> Any:
-        """Send with retries; return the parsed JSON (or None when ``expect_json`` is false)."""
+                expect_json: bool = True, parse: Callable[[Any], Any] | None = None) -> Any:
+        """Send with retries; return the parsed JSON passed through ``parse`` (None when
+        ``expect_json`` is false). A body that ``parse`` refuses is re-requested like a
+        garbled one."""
         what = f"{self.name} {method} {path}"
+        for attempt in range(self.body_retries + 1):
+            try:
+                reply = self._answered(method, path, params, body, headers, what)
+                if not expect_json:
+                    return None
+                document = self._decode(reply, what)
+                return parse(document) if parse is not None else document
+            except RequestRefused:
+                raise
+            except SourceDataInvalid:
+                if attempt == self.body_retries:
+                    raise
+            self._sleep(self.policy.delay(attempt, self._rng))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _answered(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any,
+                  headers: Mapping[str, str] | None, what: str) -> Reply:
+        """A reply below 300, after retrying what may be transient."""
         for attempt in range(self.policy.retries + 1):
             failure, cause = self._attempt(method, path, params, body, headers, what)
             if isinstance(failure, Reply):
-                return self._decode(failure, what) if expect_json else None
+                return failure
             wait = failure.retry_after
             last = attempt == self.policy.retries
             if last or (wait is not None and wait > self.policy.max_wait_s):
@@ -139,11 +173,16 @@ class JsonHttp:
         except httpx.TimeoutException as err:
             return SourceUnavailable(f"{what}: no answer within {self.timeout_s:g} s"), err
         except httpx.TransportError as err:
-            return SourceUnavailable(f"{what}: cannot connect: {err or type(err).__name__}"), err
+            reason = printable(str(err) or type(err).__name__, 160)
+            return SourceUnavailable(f"{what}: cannot connect: {reason}"), err
+        except httpx.HTTPError as err:  # an answer httpx cannot read (stream, decoding)
+            reason = printable(str(err) or type(err).__name__, 160)
+            raise SourceDataInvalid(f"{what}: unreadable response: {reason}", field="(body)",
+                                    value=type(err).__name__) from err
         status = response.status_code
-        if status < 400:
+        if status < 300:
             return response, None
-        detail = response.content[:200].decode("utf-8", "replace")
+        detail = printable(response.content[:400].decode("utf-8", "replace"), 160)
         if status >= 500 or status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             return SourceUnavailable(f"{what}: HTTP {status} {detail}",
@@ -151,12 +190,17 @@ class JsonHttp:
         if status in (401, 403):
             raise ConfigError(f"{what}: HTTP {status}: the backend refused the token "
                               "(set ORACLE_BACKEND_TOKEN)", key="backend_token")
-        raise SourceDataInvalid(f"{what}: HTTP {status}: request rejected: {detail}",
-                                field="(status)", value=status)
+        if status < 400:
+            location = printable(response.headers.get("location", "(none)"), 120)
+            raise RequestRefused(f"{what}: HTTP {status}: redirects are not followed "
+                                 f"(Location {location})", field="(status)", value=status)
+        raise RequestRefused(f"{what}: HTTP {status}: request rejected: {detail}",
+                             field="(status)", value=status)
 
     def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any,
               headers: Mapping[str, str] | None, what: str) -> Reply:
-        """Read the body in chunks: stop at ``max_bytes`` or when the deadline passes."""
+        """Read and decode the body in steps: stop once the decoded body passes ``max_bytes``
+        (however small it was on the wire) or when the deadline passes."""
         deadline = time.monotonic() + self.timeout_s
         content = None if body is None else json.dumps(body, allow_nan=False).encode()
         send_headers = dict(headers or {})
@@ -165,16 +209,27 @@ class JsonHttp:
         with self._client.stream(method, path, params=params, content=content,
                                  headers=send_headers) as response:
             declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                raise self._too_big(what, int(declared))
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise self._too_big(what, size)
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("body not complete before the deadline")
-                chunks.append(chunk)
+            if declared.isdigit() and int(declared[:20]) > self.max_bytes:
+                raise self._too_big(what, int(declared[:20]))
+            chunks: list[bytes] = []
+            size = 0
+            # A response built in memory (mock transports) was read on creation; its stream
+            # still holds the raw bytes.
+            raw = (cast(Iterable[bytes], response.stream) if response.is_stream_consumed
+                   else response.iter_raw())
+            try:
+                for chunk in decoded(raw, response.headers.get("content-encoding")):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        chunks.clear()  # not kept alive by the error's traceback
+                        raise self._too_big(what, size)
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("body not complete before the deadline")
+                    chunks.append(chunk)
+            except EncodingRejected as err:
+                raise SourceDataInvalid(f"{what}: {err}", field="(content-encoding)",
+                                        value=printable(response.headers.get("content-encoding"))
+                                        ) from None
         return Reply(response.status_code, response.headers, b"".join(chunks))
 
     def _too_big(self, what: str, size: int) -> SourceDataInvalid:
@@ -184,7 +239,7 @@ class JsonHttp:
     def _decode(self, response: Reply, what: str) -> Any:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/json" and not content_type.endswith("+json"):
-            raise SourceDataInvalid(f"{what}: expected application/json, got "
-                                    f"{content_type or 'no content type'!r}",
-                                    field="(content-type)", value=content_type)
+            shown = printable(content_type, 60) if content_type else "no content type"
+            raise SourceDataInvalid(f"{what}: expected application/json, got {shown!r}",
+                                    field="(content-type)", value=shown)
         return parse_json(response.content, what=what)

@@ -46,10 +46,13 @@ def _aware(value: str, name: str) -> datetime:
     try:
         ts = datetime.fromisoformat(value)
     except ValueError as err:
-        raise HTTPException(422, f"{name}={value!r} is not an ISO 8601 time") from err
+        raise HTTPException(422, f"{name}={value[:40]!r} is not an ISO 8601 time") from err
     if ts.tzinfo is None:
-        raise HTTPException(422, f"{name}={value!r} has no time zone")
-    return ts.astimezone(UTC)
+        raise HTTPException(422, f"{name}={value[:40]!r} has no time zone")
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError as err:
+        raise HTTPException(422, f"{name}={value[:40]!r} is out of range") from err
 
 
 def _cursor_position(cursor: str | None) -> int | None:

@@ -1,17 +1,26 @@
-"""Plausibility rules for readings that passed the schema: what a real meter cannot report.
+"""Plausibility and referential rules for rows that passed the schema.
 
-Negative energy, more energy than the meter's rating allows, intervals that have not ended
-yet, timestamps off the interval grid or outside the requested window, unknown meters, and
-the same (meter, interval) twice with different values are quarantined with the reason.
+Readings: negative energy, more energy than the meter's rating allows, intervals that have not
+ended yet, timestamps off the interval grid or outside the requested window, unknown meters,
+and the same (meter, interval) twice with different values. Meters: nodes the grid does not
+have, ids listed twice with different values. Orders: unknown meters or nodes, a node that is
+not the meter's, ids listed twice with different values or already used for another interval.
+Each is quarantined with its reason; nobody can tell which of two versions is right, so no
+version of a conflicting key wins.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
-from oracle.sources.schemas import MeterIn, ReadingIn, Rejected
+from pydantic import BaseModel
+
+from oracle.sources.schemas import MeterIn, OrderIn, ReadingIn, Rejected
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -39,9 +48,20 @@ class DuplicateTracker:
 
 
 @dataclass
-class Checked:
-    valid: list[ReadingIn] = field(default_factory=list)
+class Checked(Generic[M]):
+    valid: list[M] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+
+
+def _conflicting(rows: Sequence[M], key: Callable[[M], Hashable]) -> set[Hashable]:
+    """Keys that arrive in ``rows`` with more than one version."""
+    versions: dict[Hashable, M] = {}
+    conflicts = set()
+    for row in rows:
+        earlier = versions.setdefault(key(row), row)
+        if earlier != row:
+            conflicts.add(key(row))
+    return conflicts
 
 
 def _reject(reading: ReadingIn, row: int, field_name: str, value: object,
@@ -87,7 +107,7 @@ def _problem(reading: ReadingIn, meter: MeterIn | None, rules: PlausibilityRules
 def check_readings(readings: Iterable[ReadingIn], meters: Mapping[str, MeterIn], *,
                    rules: PlausibilityRules | None = None, now: datetime | None = None,
                    window: tuple[datetime, datetime] | None = None,
-                   seen: DuplicateTracker | None = None) -> Checked:
+                   seen: DuplicateTracker | None = None) -> Checked[ReadingIn]:
     """Split schema-valid readings into plausible ones and quarantined ones.
 
     Exact repeats of a row are kept once; every version of a key that arrives with
@@ -101,15 +121,17 @@ def check_readings(readings: Iterable[ReadingIn], meters: Mapping[str, MeterIn],
     versions: dict[tuple[str, datetime], set[tuple[float, float]]] = {}
     for r in rows:
         versions.setdefault((r.meter_id, r.ts), set()).add((r.consumption_kwh, r.production_kwh))
-    checked, accepted = Checked(), set()
+    checked: Checked[ReadingIn] = Checked()
+    accepted = set()
     for row, reading in enumerate(rows):
         key = (reading.meter_id, reading.ts)
         problem = _problem(reading, meters.get(reading.meter_id), rules, now, window)
         if problem is None and len(versions[key]) > 1:
+            shown = sorted(versions[key])[:5]
             problem = ("consumption_kwh,production_kwh",
                        (reading.consumption_kwh, reading.production_kwh),
                        f"duplicate of ({reading.meter_id}, {reading.ts.isoformat()}) with "
-                       f"different values in the same page: {sorted(versions[key])}")
+                       f"different values in the same page: {shown}")
         if problem is None:
             earlier = seen.conflicts(reading)
             if earlier is not None:
@@ -123,3 +145,89 @@ def check_readings(readings: Iterable[ReadingIn], meters: Mapping[str, MeterIn],
             accepted.add(key)
             checked.valid.append(reading)
     return checked
+
+
+# ---------------------------------------------------------------- meters and orders
+
+
+def _rejected(source: str, row: int, key: str, field_name: str, value: object, reason: str,
+              model: BaseModel) -> Rejected:
+    return Rejected(source=source, row=row, row_key=key, field=field_name, value=value,
+                    reason=reason, payload=model.model_dump(mode="json"))
+
+
+def check_meters(meters: Sequence[MeterIn], nodes: set[str] | None) -> Checked[MeterIn]:
+    """Meters on nodes the grid does not list (when the grid is known) and ids listed twice
+    with different values are quarantined; exact repeats are kept once."""
+    conflicts = _conflicting(meters, lambda m: m.meter_id)
+    checked: Checked[MeterIn] = Checked()
+    kept: set[str] = set()
+    for row, meter in enumerate(meters):
+        if meter.meter_id in conflicts:
+            checked.rejected.append(_rejected(
+                "meters", row, meter.meter_id, "meter_id", meter.meter_id,
+                f"meter {meter.meter_id} is listed more than once with different values", meter))
+        elif nodes is not None and meter.node_id not in nodes:
+            checked.rejected.append(_rejected(
+                "meters", row, meter.meter_id, "node_id", meter.node_id,
+                f"node {meter.node_id} of meter {meter.meter_id} is not in /api/v1/grid", meter))
+        elif meter.meter_id not in kept:
+            kept.add(meter.meter_id)
+            checked.valid.append(meter)
+    return checked
+
+
+def _order_problem(order: OrderIn, meters: Mapping[str, MeterIn], nodes: set[str] | None,
+                   stored: Mapping[str, datetime], interval_start: datetime
+                   ) -> tuple[str, object, str] | None:
+    meter = meters.get(order.meter_id)
+    if meter is None:
+        return "meter_id", order.meter_id, f"unknown meter {order.meter_id} (not in /api/v1/meters)"
+    if nodes is not None and order.node_id not in nodes:
+        return "node_id", order.node_id, f"node {order.node_id} is not in /api/v1/grid"
+    if order.node_id != meter.node_id:
+        return "node_id", order.node_id, (
+            f"node {order.node_id} is not meter {order.meter_id}'s node {meter.node_id}")
+    earlier = stored.get(order.order_id)
+    if earlier is not None and earlier != interval_start:
+        return "order_id", order.order_id, (
+            f"order {order.order_id} is already stored for the interval {earlier.isoformat()}")
+    return None
+
+
+def check_orders(orders: Sequence[OrderIn], meters: Mapping[str, MeterIn],
+                 nodes: set[str] | None, *, interval_start: datetime,
+                 stored: Mapping[str, datetime] | None = None) -> Checked[OrderIn]:
+    """Orders for unknown meters or nodes, on a node that is not their meter's, listed twice
+    with different values, or reusing the id of an order stored for another interval
+    (``stored``: order id -> its interval) are quarantined."""
+    conflicts = _conflicting(orders, lambda o: o.order_id)
+    checked: Checked[OrderIn] = Checked()
+    kept: set[str] = set()
+    for row, order in enumerate(orders):
+        problem = _order_problem(order, meters, nodes, stored or {}, interval_start)
+        if problem is None and order.order_id in conflicts:
+            problem = ("order_id", order.order_id,
+                       f"order {order.order_id} is listed more than once with different values")
+        if problem is not None:
+            checked.rejected.append(_rejected("orders", row, order.order_id, *problem, order))
+        elif order.order_id not in kept:
+            kept.add(order.order_id)
+            checked.valid.append(order)
+    return checked
+
+
+def known_meters(fetched: Sequence[MeterIn], stored: Sequence[MeterIn]
+                 ) -> tuple[dict[str, MeterIn], str | None]:
+    """The meters to check readings against, and why the backend's list was not enough.
+
+    An empty list, or one that has lost more than half of the stored meters, is a backend
+    fault rather than a decommissioning: the stored meters stay known (updated by the list).
+    """
+    meters = {m.meter_id: m for m in fetched}
+    if not stored or (fetched and len(fetched) * 2 >= len(stored)):
+        return meters, None
+    reason = ("the backend listed no meters" if not fetched else
+              f"the backend listed {len(fetched)} meters of the {len(stored)} stored")
+    return {**{m.meter_id: m for m in stored}, **meters}, (
+        f"{reason}; checking readings against the {len(stored)} stored meters")

@@ -15,10 +15,13 @@ from oracle.config import WeatherSettings
 from oracle.errors import SourceDataInvalid
 from oracle.sources.http import DEFAULT_MAX_BYTES, JsonHttp, RetryPolicy
 from oracle.sources.schemas import (
+    TIME_MAX,
+    TIME_MIN,
     WEATHER_VARIABLES,
     WeatherEnvelope,
     validate_document,
 )
+from oracle.textsafe import printable
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class WeatherClient:
         self._http = JsonHttp(settings.url, name="weather", timeout_s=settings.timeout_s,
                               policy=RetryPolicy(retries=retries), max_bytes=max_bytes,
                               headers={"Accept": "application/json"}, transport=transport,
-                              sleep=sleep, rng=rng)
+                              sleep=sleep, rng=rng, body_retries=1)
 
     def __enter__(self) -> WeatherClient:
         return self
@@ -84,10 +87,15 @@ def _to_hours(envelope: WeatherEnvelope, location: str) -> list[WeatherHour]:
     for row, text in enumerate(hourly.time):
         try:
             local = datetime.fromisoformat(text)
-        except ValueError as err:
-            raise SourceDataInvalid(f"weather: hourly.time[{row}] = {text!r} is not a time",
-                                    field="hourly.time", row=row, value=text) from err
-        ts = local.astimezone(UTC) if local.tzinfo else (local - offset).replace(tzinfo=UTC)
+            ts = local.astimezone(UTC) if local.tzinfo else (local - offset).replace(tzinfo=UTC)
+        except (ValueError, OverflowError) as err:
+            raise SourceDataInvalid(f"weather: hourly.time[{row}] = {printable(text, 40)} is not "
+                                    "a time", field="hourly.time", row=row,
+                                    value=printable(text, 40)) from err
+        if not TIME_MIN <= ts < TIME_MAX:
+            raise SourceDataInvalid(f"weather: hourly.time[{row}] = {printable(text, 40)} is "
+                                    f"outside {TIME_MIN.year}..{TIME_MAX.year}",
+                                    field="hourly.time", row=row, value=printable(text, 40))
         values = {n: (None if c is None else c[row]) for n, c in columns.items()}
         hours.append(WeatherHour(location, ts, values))
     return hours

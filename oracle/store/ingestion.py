@@ -1,35 +1,39 @@
-"""Ingestion repository: validated batches, quarantine, the resume cursor and reading gaps.
+"""Ingestion repository: validated batches, the resume cursor, skipped windows, reading gaps.
 
 A page of readings is written in one transaction together with its quarantined rows and the
 cursor that follows it, so a pass interrupted anywhere resumes after the last page stored and
-never leaves a page half-written.
+never leaves a page half-written. Intervals the backend could not deliver are kept in
+``skipped_windows`` until a later pass fetches them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from oracle.store.engine import session_scope
+from oracle.store.quarantine import quarantine
 from oracle.store.readings import upsert_readings
 from oracle.store.tables import (
     IngestCursor,
     MarketOrder,
     Meter,
-    QuarantinedRow,
     Reading,
     ReadingGap,
+    SkippedWindow,
     WeatherObservation,
     utcnow,
 )
 from oracle.store.upsert import upsert
+from oracle.textsafe import storable
 
 
 def utc(ts: datetime) -> datetime:
@@ -53,10 +57,18 @@ class Walk:
                            "cursor": self.cursor})
 
     @classmethod
-    def load(cls, text: str) -> Walk:
-        data = json.loads(text)
-        return cls(datetime.fromisoformat(data["since"]), datetime.fromisoformat(data["until"]),
-                   data["cursor"])
+    def load(cls, text: str) -> Walk | None:
+        """The walk saved in ``text``; None if it cannot be read (cut short by a downgrade,
+        edited by hand): the next pass then walks from the watermark instead of failing."""
+        try:
+            data = json.loads(text)
+            walk = cls(utc(datetime.fromisoformat(data["since"])),
+                       utc(datetime.fromisoformat(data["until"])), data["cursor"])
+        except (ValueError, TypeError, KeyError, OverflowError):
+            return None
+        if walk.cursor is not None and not isinstance(walk.cursor, str):
+            return None
+        return walk
 
 
 @dataclass(frozen=True)
@@ -84,8 +96,9 @@ def _save_cursor(session: Session, stream: str, *, walk: Walk | None,
     session.add(row)
 
 
-def finish_walk(engine: Engine, stream: str, watermark: datetime) -> None:
-    """The walk is complete: clear the page cursor, advance (never rewind) the watermark."""
+def finish_walk(engine: Engine, stream: str, watermark: datetime | None) -> None:
+    """The walk is over: clear the page cursor, advance (never rewind) the watermark (None:
+    hold it where it is)."""
     with session_scope(engine) as session:
         _save_cursor(session, stream, walk=None, watermark=watermark)
 
@@ -93,32 +106,24 @@ def finish_walk(engine: Engine, stream: str, watermark: datetime) -> None:
 # ---------------------------------------------------------------- writes
 
 
-def quarantine(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Keep rejected rows with their reason (``Rejected.as_row()`` dictionaries)."""
-    now = utcnow()
-    prepared = [{"source": r["source"], "row_key": r.get("row_key"), "field": r.get("field"),
-                 "value": r.get("value"), "reason": r["reason"], "payload": r.get("payload"),
-                 "received_at": now} for r in rows]
-    if prepared:
-        session.execute(insert(QuarantinedRow.__table__), prepared)  # type: ignore[attr-defined]
-    return len(prepared)
-
-
 def store_readings_batch(engine: Engine, rows: Sequence[Mapping[str, Any]],
                          quarantined: Sequence[Mapping[str, Any]], *, stream: str = "readings",
-                         walk: Walk | None = None) -> int:
-    """Upsert valid readings, quarantine the rest and save the resume cursor, atomically."""
+                         walk: Walk | None = None, cap: int | None = None,
+                         page: str = "") -> int:
+    """Upsert valid readings, quarantine the rest (at most ``cap`` in full) and save the
+    resume cursor, atomically."""
     with session_scope(engine) as session:
         written = upsert_readings(session, [dict(r) for r in rows])
-        quarantine(session, quarantined)
+        quarantine(session, quarantined, cap=cap, page=page)
         if walk is not None:
             _save_cursor(session, stream, walk=walk, watermark=None)
     return written
 
 
-def store_quarantine(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+def store_quarantine(engine: Engine, rows: Sequence[Mapping[str, Any]], *,
+                     cap: int | None = None, page: str = "") -> int:
     with session_scope(engine) as session:
-        return quarantine(session, rows)
+        return quarantine(session, rows, cap=cap, page=page)
 
 
 def upsert_meters(engine: Engine, meters: Sequence[Mapping[str, Any]]) -> int:
@@ -126,6 +131,25 @@ def upsert_meters(engine: Engine, meters: Sequence[Mapping[str, Any]]) -> int:
     with session_scope(engine) as session:
         return upsert(session, Meter, [{**m, "updated_at": now} for m in meters],
                       key=("meter_id",))
+
+
+def stored_meters(engine: Engine) -> list[dict[str, Any]]:
+    """Every stored meter, as the backend described it last."""
+    columns = ("meter_id", "user_id", "node_id", "kind", "pv_kwp", "storage_kwh", "lat", "lon")
+    with session_scope(engine) as session:
+        return [dict(zip(columns, row, strict=True)) for row in session.execute(
+            select(*(getattr(Meter, c) for c in columns)).order_by(col(Meter.meter_id)))]
+
+
+def order_intervals(engine: Engine, order_ids: Sequence[str]) -> dict[str, datetime]:
+    """The interval each of these orders is stored for (orders not stored are left out)."""
+    found: dict[str, datetime] = {}
+    with session_scope(engine) as session:
+        for start in range(0, len(order_ids), 500):
+            found.update((oid, utc(ts)) for oid, ts in session.execute(
+                select(col(MarketOrder.order_id), col(MarketOrder.interval_start))
+                .where(col(MarketOrder.order_id).in_(order_ids[start:start + 500]))))
+    return found
 
 
 def upsert_orders(engine: Engine, orders: Sequence[Mapping[str, Any]],
@@ -227,3 +251,68 @@ def record_gaps(engine: Engine, meter_ids: Sequence[str], since: datetime, until
                 {"meter_id": g.meter_id, "gap_start": g.start, "gap_end": g.end,
                  "intervals": g.intervals, "detected_at": now} for g in gaps])
     return gaps
+
+
+# ---------------------------------------------------------------- skipped windows
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """One interval the backend could not deliver, how often it was tried, and why."""
+
+    start: datetime
+    end: datetime
+    attempts: int
+    error: str
+
+
+def _intervals(start: datetime, end: datetime, step: timedelta) -> list[tuple[datetime, datetime]]:
+    edges = [start, *(t for t in _grid(start, end, step) if t > start), end]
+    return list(pairwise(edges))
+
+
+def record_skipped(engine: Engine, stream: str, since: datetime, until: datetime,
+                   failures: Sequence[tuple[datetime, datetime, str]],
+                   interval_s: int = 3600) -> list[Skipped]:
+    """Make ``skipped_windows`` in ``[since, until)`` what this walk found: intervals that
+    arrived are deleted; each failing interval is kept once, its attempts counted."""
+    table = SkippedWindow.__table__  # type: ignore[attr-defined]
+    step = timedelta(seconds=interval_s)
+    now = utcnow()
+    inside = (table.c.stream == stream) & (table.c.window_start >= since) & \
+        (table.c.window_start < until)
+    with session_scope(engine) as session:
+        earlier = {utc(r.window_start): r for r in session.execute(
+            select(table.c.window_start, table.c.attempts, table.c.first_failed_at)
+            .where(inside))}
+        session.execute(delete(table).where(inside))
+        skipped: dict[datetime, Skipped] = {}
+        rows = []
+        for start, end, reason in failures:
+            error = storable(reason, 1000)
+            for a, b in _intervals(start, end, step):
+                if a in skipped:
+                    continue
+                before = earlier.get(a)
+                skipped[a] = Skipped(a, b, (before.attempts if before else 0) + 1, error)
+                rows.append({"stream": stream, "window_start": a, "window_end": b,
+                             "attempts": skipped[a].attempts, "error": error,
+                             "first_failed_at": before.first_failed_at if before else now,
+                             "last_failed_at": now})
+        if rows:
+            session.execute(insert(table), rows)
+    return sorted(skipped.values(), key=lambda s: s.start)
+
+
+def skipped_windows(engine: Engine, stream: str, *, since: datetime | None = None,
+                    before: datetime | None = None, limit: int = 1000) -> list[Skipped]:
+    """Recorded skipped intervals of ``stream`` starting in ``[since, before)``, oldest first."""
+    table = SkippedWindow.__table__  # type: ignore[attr-defined]
+    query = select(table).where(table.c.stream == stream)
+    if since is not None:
+        query = query.where(table.c.window_start >= since)
+    if before is not None:
+        query = query.where(table.c.window_start < before)
+    with session_scope(engine) as session:
+        return [Skipped(utc(r.window_start), utc(r.window_end), r.attempts, r.error)
+                for r in session.execute(query.order_by(table.c.window_start).limit(limit))]

@@ -8,7 +8,7 @@ The schema is created and changed only by Alembic migrations (``migrations/``).
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -91,17 +91,29 @@ class MarketOrder(SQLModel, table=True):
 
 
 class QuarantinedRow(SQLModel, table=True):
-    """A row that failed validation or plausibility checks, kept with the reason, never dropped."""
+    """A row that failed validation or plausibility checks, kept with the reason, never dropped.
+
+    One row per (source, natural key, payload hash), so a bad row the backend re-sends on every
+    pass is counted (``count``, ``last_seen_at``) rather than stored again. Text columns are
+    unbounded TEXT (the store cuts them to a sane size and strips NUL, which PostgreSQL refuses).
+    A page's rejects beyond ``backend.quarantine_per_page`` become one summary row whose
+    ``count`` is how many there were.
+    """
 
     __tablename__ = "quarantine"
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=32, index=True)  # readings / orders / meters / weather / grid
-    row_key: str | None = Field(default=None, max_length=200)
-    field: str | None = Field(default=None, max_length=64)
-    value: str | None = Field(default=None, max_length=500)
-    reason: str = Field(max_length=500)
+    row_key: str | None = Field(default=None, sa_type=Text)
+    field: str | None = Field(default=None, sa_type=Text)
+    value: str | None = Field(default=None, sa_type=Text)
+    reason: str = Field(sa_type=Text)
     payload: Any = _json()
-    received_at: datetime = _ts(index=True, now=True)
+    payload_hash: str = Field(max_length=64)
+    dedup_key: str = Field(max_length=64)  # sha256 of (source, row_key, payload_hash)
+    count: int = 1
+    received_at: datetime = _ts(index=True, now=True)  # first seen
+    last_seen_at: datetime = _ts(now=True)
+    __table_args__ = (Index("ux_quarantine_dedup_key", "dedup_key", unique=True),)
 
 
 class IngestCursor(SQLModel, table=True):
@@ -109,9 +121,23 @@ class IngestCursor(SQLModel, table=True):
 
     __tablename__ = "ingest_cursors"
     stream: str = Field(primary_key=True, max_length=64)
-    cursor: str | None = Field(default=None, max_length=500)
+    cursor: str | None = Field(default=None, sa_type=Text)  # the backend's cursors are opaque
     watermark: datetime | None = _ts(nullable=True)
     updated_at: datetime = _ts(now=True)
+
+
+class SkippedWindow(SQLModel, table=True):
+    """An interval of a stream the backend could not deliver (a page-level fault: bad JSON,
+    envelope or encoding). Re-fetched on later passes until it arrives, then deleted."""
+
+    __tablename__ = "skipped_windows"
+    stream: str = Field(primary_key=True, max_length=64)
+    window_start: datetime = _ts(primary_key=True)
+    window_end: datetime = _ts()
+    attempts: int = 1
+    error: str = Field(sa_type=Text)
+    first_failed_at: datetime = _ts(now=True)
+    last_failed_at: datetime = _ts(now=True)
 
 
 class ReadingGap(SQLModel, table=True):

@@ -42,3 +42,13 @@ def test_readyz_fails_when_the_last_tick_is_stale() -> None:
     assert response.status_code == 503 and "stale" in response.json()["checks"]["tick"]
     readiness.tick_done()
     assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_shows_what_the_daemon_runs_without() -> None:
+    readiness = Readiness(checks={"database": lambda: None})
+    client = TestClient(create_api(Metrics(), readiness))
+    assert client.get("/readyz").json()["degraded"] == {}
+    readiness.degraded["weather"] = "weather unavailable: HTTP 503"
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json()["ready"] is True  # still serving
+    assert response.json()["degraded"] == {"weather": "weather unavailable: HTTP 503"}

@@ -4,12 +4,15 @@ and the reference backend replaying real data on a loopback port, on a simulated
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from sqlalchemy import text
 
 from oracle import jobs
@@ -18,6 +21,7 @@ from oracle.demo import WARMUP, SimClock, demo_settings
 from oracle.errors import RpcUnavailable
 from oracle.ingestion_pass import ingest_once
 from oracle.sources.client import BackendClient
+from oracle.store import ingestion as ingestion_repo
 from oracle.store import migrate
 from oracle.store.audit import AuditLog
 from oracle.store.engine import make_engine
@@ -33,12 +37,34 @@ def replay():  # type: ignore[no-untyped-def]
     return build_replay(meters=12, weeks=4, seed=3)
 
 
+POISON: dict[str, datetime | None] = {"hour": None}
+
+
+def poisonable(app: FastAPI) -> FastAPI:
+    """The reference backend, but while ``POISON["hour"]`` is set every readings page holding
+    that hour is answered with 100,000 nested brackets (a backend bug on one page)."""
+
+    @app.middleware("http")
+    async def poison(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        hour = POISON["hour"]
+        if hour is None or request.url.path != "/api/v1/readings":
+            return response
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        if f'"ts":"{hour.isoformat()}"'.encode() in body:
+            return Response(b"[" * 100_000, media_type="application/json")
+        return Response(body, status_code=response.status_code, media_type="application/json")
+
+    return app
+
+
 @pytest.fixture
 def world(tmp_path: Path, replay) -> Iterator[tuple[Application, SimClock]]:  # type: ignore[no-untyped-def]
     from oracle.sources.reference_server import create_app, serve_in_thread
 
     clock = SimClock(replay.start + WARMUP)
-    with serve_in_thread(create_app(replay, clock)) as url:
+    POISON["hour"] = None
+    with serve_in_thread(poisonable(create_app(replay, clock))) as url:
         settings = demo_settings(None, tmp_path, None, None, url)
         migrate.upgrade(make_engine(settings.database_url))
         app = build(settings, clock=clock)
@@ -196,3 +222,92 @@ def test_daemon_forecaster_is_told_the_site_when_it_is_set() -> None:
     y = pd.Series(100 + 20 * np.sin(2 * np.pi * index.hour / 24) + noise, index=index)
     frame = forecaster.set_params(n_windows=2).fit(y).predict(24)
     assert np.isfinite(frame.to_numpy()).all() and frame.index[0] == index[-1] + HOUR
+
+
+# ---------------------------------------------------------------- hostile input (issues 23, 16)
+
+
+def _price_reports(app: Application) -> set[datetime]:
+    """Intervals whose price report was queued for the chain (published)."""
+    from sqlmodel import Session, col, select
+
+    from oracle.store.tables import Report
+
+    with Session(app.engine) as session:
+        starts = session.exec(select(Report.interval_start).where(col(Report.kind) == "price"))
+        return {ingestion_repo.utc(ts) for ts in starts}
+
+
+def test_a_poisoned_page_keeps_the_tick_moving_and_is_fetched_once_healed(world) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    app.backend.close()
+    app.backend = BackendClient(app.settings.backend.model_copy(
+        update={"skip_after_passes": 1, "backoff_s": 0.0}))
+    _advance(clock, 10)  # into the day: prices are published every interval
+    jobs.catch_up(app)
+    poisoned = clock.now_value  # readings of [T, T+1h) arrive with the next tick
+    POISON["hour"] = poisoned
+    outcomes = []
+    for _ in range(2):  # skip_after_passes = 1: passed at once, then re-fetched behind
+        _advance(clock, 1)
+        (outcome,) = jobs.catch_up(app)
+        outcomes.append(outcome)
+        assert outcome.stages["ingest"].startswith("degraded: readings: interval")
+        assert "nested deeper than 64" in outcome.stages["ingest"]
+        assert outcome.stages["price"] == "ok" and outcome.stages["forecast"] == "ok"
+        assert "ingest" in app.readiness.degraded
+    assert [o.figures["ingest"]["skipped_intervals"] for o in outcomes] == [1, 1]
+    assert ingestion_repo.load_cursor(app.engine, "readings").watermark == clock.now_value
+    assert {o.interval_start for o in outcomes} <= _price_reports(app)  # prices published
+    assert _hours_stored(app, poisoned) == 0
+    POISON["hour"] = None  # the backend heals
+    _advance(clock, 1)
+    (healed,) = jobs.catch_up(app)
+    assert healed.stages["ingest"] == "ok" and "ingest" not in app.readiness.degraded
+    assert ingestion_repo.skipped_windows(app.engine, "readings") == []
+    # every meter's reading of the poisoned hour is in now
+    assert _hours_stored(app, poisoned) == _count(app, "SELECT COUNT(*) FROM meters")
+    kinds = [e.kind for e in AuditLog(app.engine).list()]
+    assert {"ingest.cursor_reset", "ingest.skipped", "ingest.recovered"} <= set(kinds)
+    assert AuditLog(app.engine).verify().ok
+
+
+def _hours_stored(app: Application, hour: datetime) -> int:
+    from oracle.store.engine import session_scope
+    from oracle.store.readings import readings_frame
+
+    with session_scope(app.engine) as session:
+        return len(readings_frame(session, hour, hour + HOUR))
+
+
+def test_a_weather_outage_does_not_stop_the_tick(world) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from oracle.api import create_api
+    from oracle.config import WeatherSettings
+    from oracle.sources.weather import WeatherClient
+
+    app, clock = world
+    healthy = app.weather
+    app.weather = WeatherClient(WeatherSettings(url="http://127.0.0.1:9", timeout_s=1),
+                                retries=0)
+    _advance(clock, 11)
+    (outcome,) = jobs.catch_up(app)
+    assert outcome.stages["ingest"].startswith("degraded: weather unavailable")
+    assert outcome.stages["forecast"].startswith("degraded: weather unavailable")
+    assert "solar forecast without weather input" in outcome.stages["forecast"]
+    assert outcome.stages["price"] == "ok" and outcome.interval_start in _price_reports(app)
+    assert outcome.figures["ingest"]["readings"] > 0 and outcome.figures["ingest"]["orders"] > 0
+    (forecast,) = AuditLog(app.engine).list(kind="forecast")
+    assert "weather unavailable" in forecast.payload
+    assert AuditLog(app.engine).list(kind="ingest.weather_unavailable")
+    ready = TestClient(create_api(app.metrics, app.readiness)).get("/readyz")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    assert "weather unavailable" in ready.json()["degraded"]["weather"]
+    app.weather.close()
+    app.weather = healthy  # the weather service is back
+    _advance(clock, 1)
+    (back,) = jobs.catch_up(app)
+    assert back.stages["ingest"] == "ok" and back.stages["forecast"] == "ok"
+    assert TestClient(create_api(app.metrics, app.readiness)).get("/readyz").json()[
+        "degraded"] == {}

@@ -59,3 +59,17 @@ def test_excerpt_is_short_and_on_one_line() -> None:
     text = "x\n" * 500
     short = excerpt(text)
     assert len(short) <= 80 and "\n" not in short and short.endswith("…")
+
+
+@pytest.mark.parametrize(("text", "depth"), [
+    ('["a\\\\", [[1]]]', 3),  # an escaped backslash ends the string
+    ('["a\\"[[[", [1]]', 2),  # an escaped quote does not
+    ('["\\\\\\"[[[", [[[]]]]', 4),
+    ('{"é[": "ü{", "k": [{}]}', 3),  # multi-byte characters around brackets
+    ('"[[[["', 0),
+    ("[" + "[], " * 999 + "[]]", 2),
+])
+def test_brackets_in_strings_and_escapes_are_counted_as_the_decoder_sees_them(
+        text: str, depth: int) -> None:
+    assert nesting_depth(text) == depth == nesting_depth(text.encode())
+    json.loads(text)  # each one is valid JSON

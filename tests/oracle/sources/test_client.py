@@ -13,7 +13,7 @@ import pytest
 from oracle.config import BackendSettings
 from oracle.errors import ConfigError, SourceDataInvalid, SourceUnavailable
 from oracle.sources.client import BackendClient
-from oracle.sources.http import parse_retry_after
+from oracle.sources.http import RequestRefused, parse_retry_after
 
 SINCE = datetime(2024, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2024, 1, 2, tzinfo=UTC)
@@ -99,14 +99,15 @@ def test_post_result_sends_idempotency_key_and_json() -> None:
     (b'[{"a": 1}]', "text/html", "expected application/json"),
     (b'{"items": [], "items": [], "next_cursor": null}', "application/json",
      "duplicate key 'items'"),
-    (b'{"items": [{"consumption_kwh": NaN}], "next_cursor": null}', "application/json", "NaN"),
-    (b'{"items": [{"consumption_kwh": Infinity}], "next_cursor": null}', "application/json",
-     "Infinity"),
-    (b'{"items": [{"consumption_kwh": 1e999}], "next_cursor": null}', "application/json",
-     "overflows"),
-    (b'{"items": [], "next_cursor": null, "extra": 1}', "application/json", "extra"),
     (b'{"next_cursor": null}', "application/json", "items"),
+    (b'{"items": []}', "application/json", "next_cursor"),
     (b'[1, 2]', "application/json", "readings page 0"),
+    (b"[" * 100_000, "application/json", "nested deeper than 64 levels"),
+    (b'{"items": [], "next_cursor": "' + b"c" * 4097 + b'"}', "application/json",
+     "next_cursor"),
+    (b'{"items": [], "next_cursor": "c\\u0007"}', "application/json", "next_cursor"),
+    (b'{"items": "\xff"}', "application/json", "not UTF-8"),
+    (b"\xef\xbb\xbf{}", "application/json", "not valid JSON"),  # a UTF-8 BOM
 ])
 def test_bad_bodies_raise_source_data_invalid(body: bytes, content_type: str,
                                               needle: str) -> None:
@@ -259,3 +260,156 @@ def test_retry_after_as_http_date() -> None:
     now = datetime(2024, 1, 1, 12, 0, tzinfo=UTC).timestamp()
     assert parse_retry_after("Mon, 01 Jan 2024 12:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("soon", now=now) is None
+
+
+# ---------------------------------------------------------------- hostile pages (issue 23)
+
+
+def stream_response(body: bytes, **headers: str) -> httpx.Response:
+    """A response that is streamed, not read on creation (as from a real server)."""
+    return httpx.Response(200, stream=httpx.ByteStream(body),
+                          headers={"content-type": "application/json", **headers})
+
+
+@pytest.mark.parametrize(("raw_value", "field"), [
+    ("NaN", "consumption_kwh"), ("Infinity", "consumption_kwh"), ("-Infinity", "consumption_kwh"),
+    ("1e999", "consumption_kwh"), ("9" * 5000, "consumption_kwh"),
+])
+def test_a_non_finite_number_refuses_its_row_not_the_page(raw_value: str, field: str) -> None:
+    bad = json.dumps({**READING, "ts": "2024-01-01T01:00:00Z"}).replace("0.5", raw_value)
+    body = f'{{"items": [{json.dumps(READING)}, {bad}], "next_cursor": null}}'.encode()
+    (result,) = list(make_client(lambda r: raw_response(body)).readings_pages(SINCE, UNTIL))
+    assert [r.meter_id for r in result.batch.valid] == ["m1"]
+    (rejected,) = result.batch.rejected
+    assert rejected.field == field and rejected.row == 1
+    row = rejected.as_row()
+    json.dumps(row, allow_nan=False)  # the quarantine payload is plain JSON
+    assert len(row["value"]) <= 500
+
+
+def test_a_repeated_key_refuses_its_row_not_the_page() -> None:
+    bad = '{"meter_id": "m1", "ts": "2024-01-01T01:00:00Z", "consumption_kwh": 0.5, ' \
+          '"consumption_kwh": 9.5, "production_kwh": 0.0}'
+    body = f'{{"items": [{json.dumps(READING)}, {bad}], "next_cursor": null}}'.encode()
+    (result,) = list(make_client(lambda r: raw_response(body)).readings_pages(SINCE, UNTIL))
+    assert len(result.batch.valid) == 1
+    assert result.batch.rejected[0].field == "consumption_kwh"
+    assert "more than once" in result.batch.rejected[0].reason
+
+
+def test_unknown_envelope_keys_are_tolerated() -> None:
+    body = {"items": [READING], "next_cursor": None, "total": 1, "links": {"self": "/x"}}
+    (result,) = list(make_client(lambda r: json_response(body)).readings_pages(SINCE, UNTIL))
+    assert len(result.batch.valid) == 1 and result.batch.rejected == []
+
+
+@pytest.mark.parametrize("ts", [
+    "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+05:00", 1704067200, 1704067200.0,
+    "1704067200", "2024-01-01T00:00:00", "2024-01-01", "20240101T000000Z", "2300-01-01T00:00:00Z",
+    "1969-12-31T23:00:00Z", "2024-02-30T00:00:00Z", "２０２４-01-01T00:00:00Z", None, True,
+    {"$date": "2024-01-01"}, "2024-01-01T00:00:00Z" + " " * 100,
+])
+def test_ts_must_be_an_iso_8601_string_with_a_zone_in_range(ts: object) -> None:
+    bad = {**READING, "ts": ts}
+    (result,) = list(make_client(lambda r: json_response(page([bad]))).readings_pages(SINCE, UNTIL))
+    assert result.batch.valid == []
+    (rejected,) = result.batch.rejected
+    assert rejected.field == "ts" and len(rejected.reason) < 200 and "\n" not in rejected.reason
+
+
+def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit() -> None:
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)  # as py-evm and py_ecc do when they are imported
+    try:
+        for body in (b"[" * 100_000, b'{"a":' * 50_000, b'{"items": ' + b"[" * 70 + b"]" * 70
+                     + b', "next_cursor": null}'):
+            with pytest.raises(SourceDataInvalid, match="nested deeper than 64"):
+                make_client(lambda r, body=body: raw_response(body)).readings_page(SINCE, UNTIL)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_a_broken_body_is_requested_again_before_it_is_refused() -> None:
+    bodies = [b"[" * 1000, b"{", json.dumps(page([READING])).encode()]
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return raw_response(bodies[min(len(calls) - 1, len(bodies) - 1)])
+
+    result = make_client(handler, page_retries=2).readings_page(SINCE, UNTIL)
+    assert len(result.batch.valid) == 1 and len(calls) == 3
+    calls.clear()
+    bodies[2] = b"{"
+    with pytest.raises(SourceDataInvalid, match="not valid JSON"):
+        make_client(handler, page_retries=1).readings_page(SINCE, UNTIL)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("status", [301, 302, 307])
+def test_a_redirect_is_refused_not_followed_nor_retried(status: int) -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(status, content=b"[]", headers={"location": "/login",
+                                                                "content-type": "application/json"})
+
+    with pytest.raises(RequestRefused, match=f"HTTP {status}: redirects are not followed"):
+        make_client(handler, page_retries=3).meters()
+    assert len(calls) == 1
+
+
+def test_decompressed_size_is_bounded_while_streaming() -> None:
+    import tracemalloc
+
+    from hostile_backend import gzip_bomb
+
+    bomb = gzip_bomb()  # 1 GiB of zeros in a few KB
+    assert len(bomb) < 4000
+    config = BackendSettings(url="http://127.0.0.1:9", retries=0, page_retries=0)
+    client = BackendClient(config, transport=httpx.MockTransport(
+        lambda r: stream_response(bomb, **{"content-encoding": "gzip, gzip"})),
+        max_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceDataInvalid, match="larger than 1000000 bytes"):
+            client.readings_page(SINCE, UNTIL)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000  # the limit and a few decode steps, not the gigabyte
+
+
+def test_gzip_and_deflate_bodies_are_decoded() -> None:
+    import gzip
+    import zlib
+
+    body = json.dumps(page([READING])).encode()
+    for encoding, packed in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body)),
+                             ("gzip, deflate", zlib.compress(gzip.compress(body)))):
+        client = make_client(lambda r, p=packed, e=encoding: stream_response(
+            p, **{"content-encoding": e}))
+        assert len(client.readings_page(SINCE, UNTIL).batch.valid) == 1
+
+
+@pytest.mark.parametrize(("encoding", "body", "needle"), [
+    ("br", b"\x00", "unsupported Content-Encoding 'br'"),
+    ("gzip", b"not gzip at all", "corrupt gzip body"),
+    ("gzip, gzip, gzip, gzip", b"", "stacks 4 codings"),
+])
+def test_bad_encodings_are_refused(encoding: str, body: bytes, needle: str) -> None:
+    client = make_client(lambda r: stream_response(body, **{"content-encoding": encoding}))
+    with pytest.raises(SourceDataInvalid, match=needle):
+        client.readings_page(SINCE, UNTIL)
+
+
+def test_error_messages_are_one_short_line() -> None:
+    detail = ("line one\nline two\x00" + "x" * 5000).encode()
+    client = make_client(lambda r: httpx.Response(400, content=detail))
+    with pytest.raises(SourceDataInvalid) as info:
+        client.meters()
+    message = str(info.value)
+    assert "\n" not in message and "\x00" not in message and len(message) < 300

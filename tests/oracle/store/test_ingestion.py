@@ -112,3 +112,53 @@ def test_meters_orders_weather_upserts_are_idempotent(engine: Engine) -> None:
         assert s.execute(select(func.count()).select_from(Reading)).one()[0] == 0
     observed, forecast = (issued[k] for k in sorted(issued))
     assert observed is None and forecast is not None
+
+
+def test_skipped_windows_count_attempts_and_clear_when_fetched(engine: Engine) -> None:
+    day = (T0, T0 + 24 * H)
+    first = repo.record_skipped(engine, "readings", *day, [(T0 + 5 * H, T0 + 7 * H, "bad page")])
+    assert [(s.start, s.attempts) for s in first] == [(T0 + 5 * H, 1), (T0 + 6 * H, 1)]
+    again = repo.record_skipped(engine, "readings", *day, [(T0 + 6 * H, T0 + 7 * H, "still")])
+    assert [(s.start, s.attempts, s.error) for s in again] == [(T0 + 6 * H, 2, "still")]
+    assert [s.start for s in repo.skipped_windows(engine, "readings")] == [T0 + 6 * H]
+    # A window that does not cover a recorded interval leaves it alone.
+    repo.record_skipped(engine, "readings", T0, T0 + 6 * H, [])
+    assert [s.attempts for s in repo.skipped_windows(engine, "readings")] == [2]
+    assert repo.skipped_windows(engine, "readings", before=T0 + 6 * H) == []
+    repo.record_skipped(engine, "readings", *day, [])
+    assert repo.skipped_windows(engine, "readings") == []
+
+
+def test_skipped_windows_split_at_the_interval_grid(engine: Engine) -> None:
+    odd = T0 + timedelta(minutes=30)
+    skipped = repo.record_skipped(engine, "readings", odd, T0 + 3 * H,
+                                  [(odd, T0 + 3 * H, "x\x00y")])
+    assert [(s.start, s.end) for s in skipped] == [(odd, T0 + H), (T0 + H, T0 + 2 * H),
+                                                    (T0 + 2 * H, T0 + 3 * H)]
+    assert all("\x00" not in s.error for s in repo.skipped_windows(engine, "readings"))
+
+
+def test_upsert_adds_counters(engine: Engine) -> None:
+    from oracle.store.tables import SkippedWindow
+    from oracle.store.upsert import upsert
+
+    row = {"stream": "s", "window_start": T0, "window_end": T0 + H, "attempts": 2,
+           "error": "e", "first_failed_at": T0, "last_failed_at": T0}
+    with session_scope(engine) as session:
+        upsert(session, SkippedWindow, [row], key=("stream", "window_start"), add=("attempts",))
+    with session_scope(engine) as session:
+        upsert(session, SkippedWindow, [{**row, "error": "f"}], key=("stream", "window_start"),
+               add=("attempts",))
+    (stored,) = repo.skipped_windows(engine, "s")
+    assert (stored.attempts, stored.error) == (4, "f")
+
+
+@pytest.mark.parametrize("saved", ['{"since": "2026-01-05T00:00:00+00:00", "until": "2026-01-0',
+                                   "not json", '{"since": 1, "until": 2, "cursor": "c"}',
+                                   '{"since": "2026-01-05T00:00:00+00:00", "until": '
+                                   '"2026-01-06T00:00:00+00:00", "cursor": 7}'])
+def test_an_unreadable_saved_walk_is_dropped_not_fatal(engine: Engine, saved: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO ingest_cursors (stream, cursor, updated_at) "
+                          "VALUES ('readings', :c, :t)"), {"c": saved, "t": T0})
+    assert repo.load_cursor(engine, "readings") == repo.CursorState(None, None)
