@@ -6,6 +6,7 @@ of skipping, so a skipped real-service test cannot go unnoticed.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,17 @@ __all__ = ["free_port", "service_missing"]  # imported by tests that start servi
 
 PG_URL = os.environ.get("ORACLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ON_CI = bool(os.environ.get("CI"))
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Commands run in-process configure logging (``oracle.logs.configure``); put the root
+    logger back after each test so one test's handlers never write into another's output."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def service_missing(reason: str) -> None:

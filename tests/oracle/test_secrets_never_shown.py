@@ -94,11 +94,11 @@ def log_lines() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
+    level, before = root.level, root.handlers[:]
+    root.handlers[:] = [handler]  # only this case's lines: not a handler an earlier CLI call left
     root.setLevel(logging.DEBUG)
     yield stream
-    root.removeHandler(handler)
+    root.handlers[:] = before
     root.setLevel(level)
 
 

@@ -12,6 +12,9 @@ from oracle.store.audit import AuditLog
 from oracle.store.engine import make_engine
 
 
+HEAD = "0003"  # the newest revision under migrations/versions/
+
+
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
@@ -22,11 +25,11 @@ def test_db_upgrade_current_downgrade(db_url: str, capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, "db", "current", "--db-url", db_url)
     assert code == 0 and "current empty" in out and "behind" in out
     code, out, _ = run(capsys, "db", "upgrade", "--db-url", db_url)
-    assert code == 0 and "empty -> 0002" in out
+    assert code == 0 and f"empty -> {HEAD}" in out
     code, out, _ = run(capsys, "db", "current", "--db-url", db_url)
     assert "up to date" in out
     code, out, _ = run(capsys, "db", "downgrade", "0001", "--db-url", db_url)
-    assert code == 0 and "0002 -> 0001" in out
+    assert code == 0 and f"{HEAD} -> 0001" in out
     code, _, err = run(capsys, "db", "downgrade", "zzz", "--db-url", db_url)
     assert code == 2 and "zzz" in err
 

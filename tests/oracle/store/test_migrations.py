@@ -55,7 +55,7 @@ def test_views_answer_queries(engine) -> None:
 
 
 def test_ingest_hardening_keeps_what_was_quarantined_and_goes_back(db_url: str) -> None:
-    """0004 turns existing quarantine rows into counted ones and widens the text columns;
+    """0003 turns existing quarantine rows into counted ones and widens the text columns;
     downgrading cuts text back to the old sizes and clears a cursor too long for them."""
     engine = make_engine(db_url)
     upgrade(engine, "0002")

@@ -1,7 +1,7 @@
 """Ingest hardening: quarantine rows deduplicated and counted in TEXT columns, opaque cursors of
 any length, and the readings windows the backend could not deliver (skipped_windows).
 
-Revision ID: 0004_ingest_hardening
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0004_ingest_hardening"
+revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
