@@ -31,7 +31,7 @@ from pydantic_settings import (
 
 from oracle import limits
 from oracle.errors import ConfigError
-from oracle.redact import MASK, is_secret_name, redact, remember, shown
+from oracle.redact import MASK, is_secret_name, redact, remember, remember_url, shown, url_userinfo
 
 DEFAULT_DATABASE_URL = "sqlite:///var/oracle.db"
 
@@ -40,9 +40,29 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def checked_url(value: str) -> str:
+    """A URL setting: its password is masked from now on; a raw ``@`` in it is refused.
+
+    Parsers disagree on where ``user:p@ss@host`` ends (one takes ``ss@host`` for the host and
+    prints it in its errors), so the password must spell ``@`` as ``%40``.
+    """
+    user, password = url_userinfo(value)
+    remember_url(value)
+    if "@" in user or (password is not None and "@" in password):
+        raise ValueError("the user or password holds an '@'; write it as %40")
+    return value
+
+
+
 class ChainSettings(Section):
     rpc_urls: list[str] = Field(default_factory=list, description="JSON-RPC endpoints; the healthiest is used (ties: the order given); empty: the in-process py-evm chain.")
     send_only_urls: list[str] = Field(default_factory=list, description="Endpoints that only receive signed transactions (eth_sendRawTransaction), e.g. a private relay; never read from.")
+
+    @field_validator("rpc_urls", "send_only_urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return [checked_url(url) for url in value]
+
     chain_id: int | None = Field(default=None, description="Expected chain id; None: read from the node.")
     keystore_path: Path = Field(default=Path("var/keystore.json"), description="Encrypted JSON keystore (scrypt), mode 0600.")
     confirmations: int = Field(default=3, ge=0, le=1000, description="Blocks on top of a receipt before it counts.")
@@ -70,6 +90,12 @@ class ChainSettings(Section):
 
 class BackendSettings(Section):
     url: str = Field(default="http://127.0.0.1:8600", description="SolChain backend base URL (REST v1).")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return checked_url(value)
+
     timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
     retries: int = Field(default=4, ge=0, le=20, description="Retries on timeouts, connection errors and 5xx.")
     backoff_s: float = Field(default=0.5, ge=0, description="Base of the exponential backoff (with jitter).")
@@ -82,6 +108,12 @@ class BackendSettings(Section):
 
 class WeatherSettings(Section):
     url: str = Field(default="http://127.0.0.1:8600", description="Open-Meteo-compatible base URL (/v1/forecast).")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return checked_url(value)
+
     timeout_s: float = Field(default=10.0, gt=0)
 
 
@@ -160,7 +192,7 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
             raise ValueError("must start with sqlite:/// or postgresql://")
-        return value
+        return checked_url(value)
 
     @classmethod
     def settings_customise_sources(

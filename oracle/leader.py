@@ -4,18 +4,35 @@ PostgreSQL: a session-level advisory lock held on a dedicated connection; it is 
 server when the holder's connection dies, so a standby takes over when the leader dies. The lock
 is keyed by the schema, so oracles in different schemas of one database do not exclude each other.
 SQLite: an OS file lock next to the database (released by the kernel when the process dies).
+
+The PostgreSQL lock lives only as long as its connection: when the server ends that connection
+(a restart, ``pg_terminate_backend``, a network cut, an idle timeout) the lock is gone and a
+standby may hold it already. So every ``try_acquire`` while leading first asks the server on the
+same connection whether the lock is still ours, and steps down (logged once) when it is not.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from oracle.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x501C_0A1E  # advisory lock class of the daemon's leadership (second key: the schema)
+# Two-key advisory locks show in pg_locks as classid = key 1, objid = key 2 (as oid), objsubid = 2.
+_STILL_OURS = text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND classid = :k AND objsubid = 2"
+    " AND objid = (hashtext(current_schema())::bigint & 4294967295)::oid")
 
 
 class LeaderLock:
@@ -35,6 +52,10 @@ class LeaderLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; never blocks. Returns whether we hold it."""
+        if self._conn is not None and not self._still_ours():
+            log.warning("leadership lost: the database ended the lock's connection; "
+                        "standing by until the lock is free again")
+            self._drop_connection()
         if self.held:
             return True
         if self.engine.dialect.name == "postgresql":
@@ -55,6 +76,19 @@ class LeaderLock:
             return False
         self._file = lock
         return True
+
+    def _still_ours(self) -> bool:
+        try:
+            held = self._conn.execute(_STILL_OURS, {"k": LOCK_KEY}).scalar_one()
+            self._conn.commit()
+        except (DBAPIError, StoreUnavailable):  # the engine translates a lost connection
+            return False
+        return bool(held)
+
+    def _drop_connection(self) -> None:
+        with contextlib.suppress(DBAPIError, StoreUnavailable):
+            self._conn.invalidate()  # never hand a dead connection back to the pool
+        self._conn = None
 
     def release(self) -> None:
         if self._conn is not None:

@@ -51,6 +51,37 @@ def remember(value: str | None) -> None:
             _known.add(value)
 
 
+URL_PASSWORD_MIN = 4  # a URL's password is a secret by position, so shorter ones are masked too
+
+
+def url_userinfo(url: str) -> tuple[str, str | None]:
+    """The user and password of ``scheme://user:password@host/...`` (``("", None)`` if none).
+
+    The query and fragment are cut first, so an ``@`` there is not taken for the userinfo.
+    """
+    _, sep, rest = url.partition("://")
+    if not sep:
+        return "", None
+    authority_and_path = re.split(r"[?#]", rest, maxsplit=1)[0]
+    userinfo, at, _ = authority_and_path.rpartition("@")
+    if not at:
+        return "", None
+    user, colon, password = userinfo.partition(":")
+    return user, (password if colon else None)
+
+
+def remember_url(url: str) -> None:
+    """Mask the password of ``url`` (as written and percent-decoded) in every later message."""
+    from urllib.parse import unquote
+
+    _, password = url_userinfo(url)
+    if password and len(password) >= URL_PASSWORD_MIN:
+        with _lock:
+            _known.add(password)
+            if len(unquote(password)) >= URL_PASSWORD_MIN:
+                _known.add(unquote(password))
+
+
 def _field(match: re.Match[str]) -> str:
     value = match.group("value")
     quote = value[0] if value[:1] in ("'", '"') else ""

@@ -66,3 +66,28 @@ def test_secrets_from_env_or_files_are_never_printed(tmp_path: Path,
     assert secrets.backend_token.get_secret_value() == "tok-123"
     with pytest.raises(ConfigError, match="not a directory"):
         load_secrets(load_settings(secrets_dir=tmp_path / "missing"))
+
+
+@pytest.mark.parametrize("section", [
+    {"backend": {"url": "http://oracle:p@ss-word9@127.0.0.1:8600/"}},
+    {"weather": {"url": "http://oracle:p@ss-word9@127.0.0.1:8600/"}},
+    {"chain": {"rpc_urls": ["http://oracle:p@ss-word9@127.0.0.1:8545/"]}},
+    {"database_url": "postgresql://oracle:p@ss-word9@127.0.0.1/test"},
+])
+def test_a_raw_at_sign_in_a_url_password_is_refused_without_showing_it(
+        section: dict[str, object]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**section)
+    message = str(caught.value)
+    assert "write it as %40" in message
+    assert "ss-word9" not in message and "p@ss" not in message
+    key = next(iter(section))
+    assert key in message
+
+
+def test_a_percent_encoded_url_password_is_accepted_and_masked_afterwards() -> None:
+    from oracle.redact import redact
+
+    settings = load_settings(backend={"url": "http://oracle:p%40ss-w0rd@127.0.0.1:8600/"})
+    assert settings.backend.url.endswith("127.0.0.1:8600/")
+    assert "p@ss-w0rd" not in redact("server said: bad password p@ss-w0rd")

@@ -6,6 +6,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+from sqlalchemy import text
+
 from oracle.leader import LeaderLock
 from oracle.store.engine import make_engine
 
@@ -39,3 +42,29 @@ def test_one_leader_and_takeover_when_it_dies(db_url: str, tmp_path: Path) -> No
         assert not standby.held
     finally:
         leader.kill()
+
+
+@pytest.mark.postgres
+def test_a_leader_whose_connection_the_server_ended_steps_down(pg_schema: str,
+                                                               tmp_path: Path) -> None:
+    """The server ends the leader's lock connection: a standby takes over and the old leader
+    does not go on believing it leads (two daemons must never both submit)."""
+    url = pg_schema  # the fixture yields the schema's URL
+    first = LeaderLock(make_engine(url), tmp_path)
+    second = LeaderLock(make_engine(url), tmp_path)
+    assert first.try_acquire() and not second.try_acquire()
+    assert first.try_acquire()  # still ours: asking again keeps it
+    pid = first._conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    first._conn.commit()
+    admin = make_engine(url)
+    with admin.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+        conn.commit()
+    deadline = time.monotonic() + 30
+    while not second.try_acquire():
+        assert time.monotonic() < deadline, "the standby never took over"
+        time.sleep(0.1)
+    assert not first.try_acquire() and not first.held
+    second.release()
+    assert first.try_acquire() and first.held  # free again: the old leader may lead anew
+    first.release()

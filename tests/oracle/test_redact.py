@@ -91,3 +91,26 @@ def test_log_formatters_mask_message_arguments_and_tracebacks() -> None:
             assert secret not in line
     entry = json.loads(JsonFormatter().format(record("plain")))
     assert entry["message"] == "plain" and entry["level"] == "warning"
+
+
+@pytest.mark.parametrize(("url", "user", "password"), [
+    ("postgresql://u:pw@db/x", "u", "pw"),
+    ("http://u:p%40ss@h:1/", "u", "p%40ss"),
+    ("http://u:p@ss@h:1/", "u", "p@ss"),
+    ("http://h:8080/x?mail=a@b", "", None),  # an @ in the query is not userinfo
+    ("http://tok3n@h/", "tok3n", None),
+    ("sqlite:///var/x.db", "", None),
+    ("not a url", "", None),
+])
+def test_url_userinfo_is_split_at_the_last_at_sign_before_the_query(
+        url: str, user: str, password: str | None) -> None:
+    assert redaction.url_userinfo(url) == (user, password)
+
+
+def test_a_url_password_is_masked_later_even_where_a_parser_split_it() -> None:
+    """A short URL password is masked in later messages, as written and percent-decoded."""
+    redaction.remember_url("http://oracle:p%40ss1@127.0.0.1:8600/")
+    assert redact("login p%40ss1 refused") == f"login {MASK} refused"
+    assert redact("login p@ss1 refused") == f"login {MASK} refused"
+    redaction.remember_url("http://oracle:ab@127.0.0.1/")  # too short: would mask ordinary words
+    assert redact("a tab b") == "a tab b"
