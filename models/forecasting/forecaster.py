@@ -43,7 +43,7 @@ from models.forecasting.ensemble import (
 from models.forecasting.registry import BASELINES, MODEL_PATHS, SITE_MODELS, make_model
 
 if TYPE_CHECKING:
-    from models.backtest import BacktestResult
+    from models.forecasting.backtest import BacktestResult
 
 FORMAT = "solchain-forecaster"
 VERSION = 1
@@ -160,7 +160,7 @@ class Forecaster(BaseEstimator):
     def _backtests(self, y: pd.Series, X: pd.DataFrame | None,
                    horizon: int) -> dict[str, BacktestResult]:
         """Backtest each member; in auto/ensemble mode skip members that cannot run here."""
-        from models.backtest import backtest  # models.backtest imports this package
+        from models.forecasting.backtest import backtest
 
         results: dict[str, BacktestResult] = {}
         failures: dict[str, str] = {}

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.backtest import backtest, rolling_origins, select_model
 from models.errors import InvalidInput
+from models.forecasting.backtest import backtest, rolling_origins, select_model
 from models.forecasting.naive import SeasonalNaive
 
 
