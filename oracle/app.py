@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 
 from oracle.api import Readiness
 from oracle.config import Secrets, Settings, load_secrets
-from oracle.leader import LeaderLock
 from oracle.store import migrate
 from oracle.store.engine import make_engine
+from oracle.store.leader import LeaderLock
 from oracle.telemetry import Metrics
 
 if TYPE_CHECKING:

@@ -34,15 +34,7 @@ import pandas as pd
 
 from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
-from oracle.errors import (
-    DataError,
-    ModelError,
-    OracleError,
-    RetryableError,
-    RpcUnavailable,
-    SourceDataInvalid,
-)
-from oracle.reporting import (
+from oracle.chain.reports import (
     ChainCall,
     anomaly_call,
     price_call,
@@ -50,6 +42,14 @@ from oracle.reporting import (
     round_number,
     schedule_call,
     should_publish,
+)
+from oracle.errors import (
+    DataError,
+    ModelError,
+    OracleError,
+    RetryableError,
+    RpcUnavailable,
+    SourceDataInvalid,
 )
 from oracle.store import ingestion as ingest_repo
 from oracle.store import results

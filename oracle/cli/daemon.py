@@ -80,7 +80,7 @@ def demo(
     dispatch cost, tx hash and gas), then where the database is and how to query the audit log.
     """
     from oracle import logs
-    from oracle.demo import print_epilogue, run_demo
+    from oracle.cli.demo import print_epilogue, run_demo
 
     logs.configure("ERROR", json_lines=False)
     wide = Console(width=max(console.width, 150), soft_wrap=True)

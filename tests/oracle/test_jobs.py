@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from oracle import jobs
 from oracle.app import Application, build
-from oracle.demo import WARMUP, SimClock, demo_settings
+from oracle.cli.demo import WARMUP, SimClock, demo_settings
 from oracle.errors import RpcUnavailable
 from oracle.ingestion_pass import ingest_once
 from oracle.sources.client import BackendClient
@@ -32,7 +32,7 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture(scope="module")
 def replay():  # type: ignore[no-untyped-def]
-    from oracle.sources.replay import build_replay
+    from oracle.simulator.replay import build_replay
 
     return build_replay(meters=12, weeks=4, seed=3)
 
@@ -60,7 +60,7 @@ def poisonable(app: FastAPI) -> FastAPI:
 
 @pytest.fixture
 def world(tmp_path: Path, replay) -> Iterator[tuple[Application, SimClock]]:  # type: ignore[no-untyped-def]
-    from oracle.sources.reference_server import create_app, serve_in_thread
+    from oracle.simulator.backend import create_app, serve_in_thread
 
     clock = SimClock(replay.start + WARMUP)
     POISON["hour"] = None

@@ -19,7 +19,7 @@ import numpy as np
 from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from oracle.sources.replay import INTERVAL_S, Replay
+from oracle.simulator.replay import INTERVAL_S, Replay
 
 MAX_PAGE = 20_000
 RESULT_KINDS = ("forecasts", "prices", "anomalies", "schedules")
@@ -211,7 +211,7 @@ def serve(host: str = "127.0.0.1", port: int = 8600, speed: float = 1.0, *, mete
     """Build the replay and serve it in the foreground until interrupted."""
     import uvicorn
 
-    from oracle.sources.replay import build_replay
+    from oracle.simulator.replay import build_replay
 
     replay = build_replay(meters=meters, weeks=weeks, seed=seed)
     clock = ReplayClock(replay.start + timedelta(hours=history_hours), speed)

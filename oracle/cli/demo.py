@@ -83,8 +83,8 @@ def _row(app: Application, outcome: jobs.TickOutcome) -> list[str]:
 
 def run_demo(*, ticks: int, config: Path | None, db_url: str | None, rpc_url: str | None,
              data_dir: Path, meters: int, console: Console) -> Application:
-    from oracle.sources.reference_server import create_app, serve_in_thread
-    from oracle.sources.replay import build_replay
+    from oracle.simulator.backend import create_app, serve_in_thread
+    from oracle.simulator.replay import build_replay
 
     if db_url is None and data_dir.exists():
         shutil.rmtree(data_dir)  # a fresh demo: the embedded chain is new every run

@@ -48,7 +48,7 @@ class LeaderLock:
                 conn.close()
             return bool(got)
         self.lock_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.lock_dir / "oracle.leader.lock"), thread_local=False)
+        lock = FileLock(str(self.lock_dir / "oracle.store.leader.lock"), thread_local=False)
         try:
             lock.acquire(timeout=0)
         except Timeout:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from oracle.reporting import report_id, should_publish
+from oracle.chain.reports import report_id, should_publish
 
 T = datetime(2026, 1, 5, 10, tzinfo=UTC)
 KW = {"deviation_percent": 0.5, "heartbeat_s": 3600}

@@ -8,8 +8,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from oracle.sources.reference_server import ReplayClock, _readings_page
-from oracle.sources.replay import Replay, build_replay, load_shape
+from oracle.simulator.backend import ReplayClock, _readings_page
+from oracle.simulator.replay import Replay, build_replay, load_shape
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -6,13 +6,13 @@ import textwrap
 import time
 from pathlib import Path
 
-from oracle.leader import LeaderLock
 from oracle.store.engine import make_engine
+from oracle.store.leader import LeaderLock
 
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from oracle.leader import LeaderLock
+    from oracle.store.leader import LeaderLock
     from oracle.store.engine import make_engine
     lock = LeaderLock(make_engine(sys.argv[1]), Path(sys.argv[2]))
     print("leader" if lock.try_acquire() else "standby", flush=True)
