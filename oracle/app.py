@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from oracle.api import Readiness
+from oracle.api.probes import Readiness
 from oracle.config import Secrets, Settings, load_secrets
 from oracle.store import migrate
 from oracle.store.engine import make_engine

@@ -430,14 +430,14 @@ def push(app: Application, start: datetime) -> dict[str, Any]:
 
 
 def _registry(app: Application) -> Any:
-    from oracle.serving.registry import ModelRegistry
+    from oracle.lifecycle.registry import ModelRegistry
 
     return ModelRegistry(app.engine, app.settings.data_dir / "models")
 
 
 def retrain(app: Application, trigger: str = "schedule") -> dict[str, Any]:
     """Champion/challenger for the zone demand forecaster on the stored history."""
-    from oracle.serving.retraining import champion_challenger
+    from oracle.lifecycle.retraining import champion_challenger
 
     end = app.clock().replace(minute=0, second=0, microsecond=0)
     with session_scope(app.engine) as session:
@@ -460,7 +460,7 @@ def retrain(app: Application, trigger: str = "schedule") -> dict[str, Any]:
 def monitor(app: Application) -> dict[str, Any]:
     """Live forecast error against the champion's baseline, and drift of the zone's hourly
     energy (last day against the four weeks before); an alert triggers retraining."""
-    from oracle.serving.monitoring import Monitor
+    from oracle.lifecycle.monitoring import Monitor
 
     end = app.clock().replace(minute=0, second=0, microsecond=0)
     with session_scope(app.engine) as session:

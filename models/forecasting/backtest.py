@@ -17,7 +17,7 @@ import pandas as pd
 
 from models.errors import InvalidInput
 from models.forecasting.base import PointModel, check_horizon, check_series, steps_per_day
-from models.forecasting.registry import make_model
+from models.forecasting.catalog import make_model
 from models.metrics import forecast as fm
 
 ModelSpec = str | Callable[[], PointModel]

@@ -31,6 +31,7 @@ from models.forecasting.base import (
     check_series,
     steps_per_day,
 )
+from models.forecasting.catalog import BASELINES, MODEL_PATHS, SITE_MODELS, make_model
 from models.forecasting.conformal import check_levels, conformal_widths, intervals
 from models.forecasting.daylight import Site, as_site
 from models.forecasting.ensemble import (
@@ -40,7 +41,6 @@ from models.forecasting.ensemble import (
     inverse_error_weights,
     stacked_weights,
 )
-from models.forecasting.registry import BASELINES, MODEL_PATHS, SITE_MODELS, make_model
 
 if TYPE_CHECKING:
     from models.forecasting.backtest import BacktestResult

@@ -13,9 +13,9 @@ from models.errors import ModelError as ModelFailure
 from models.features import degree_features, temperature_on
 from models.forecasting import Forecaster
 from models.forecasting.base import future_index
+from models.forecasting.catalog import SITE_MODELS
 from models.forecasting.daylight import Site
 from models.forecasting.forecaster import CHOICES
-from models.forecasting.registry import SITE_MODELS
 from oracle.cli._common import (
     ConfigOpt,
     InputOpt,

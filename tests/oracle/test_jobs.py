@@ -283,7 +283,7 @@ def _hours_stored(app: Application, hour: datetime) -> int:
 def test_a_weather_outage_does_not_stop_the_tick(world) -> None:  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
-    from oracle.api import create_api
+    from oracle.api.probes import create_api
     from oracle.config import WeatherSettings
     from oracle.sources.weather import WeatherClient
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from oracle.serving.evaluation import gather
-from oracle.serving.report import render_report
+from oracle.lifecycle.evaluation import gather
+from oracle.lifecycle.html_report import render_report
 from oracle.store.engine import make_engine, session_scope
 from oracle.store.migrate import upgrade
 from oracle.store.tables import AnomalyRow, DispatchSchedule, ForecastRow, PriceRound, Reading

@@ -20,10 +20,10 @@ import pandas as pd
 from sklearn.base import clone
 
 import models.errors as model_errors
+from oracle.api.schemas import ModelChoice, Series
 from oracle.errors import InputTooLarge, OracleError, SourceDataInvalid
 from oracle.jsonsafe import excerpt
-from oracle.serving.registry import ArtifactTampered, ModelRegistry, UnknownModel
-from oracle.serving.schemas import ModelChoice, Series
+from oracle.lifecycle.registry import ArtifactTampered, ModelRegistry, UnknownModel
 from oracle.store.tables import ModelVersion
 from oracle.telemetry import Metrics
 

@@ -24,8 +24,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from oracle.api.workers import Runner
 from oracle.jsonsafe import JsonRejected, excerpt, loads
-from oracle.serving.workers import Runner
 
 M = TypeVar("M", bound=BaseModel)
 REF = "#/components/schemas/{model}"

@@ -15,8 +15,9 @@ schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathe
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-from oracle.api import Readiness, create_api  # noqa: E402
-from oracle.serving import ModelRegistry, Models, limit_body_size, model_router  # noqa: E402
+from oracle.api import Models, limit_body_size, model_router  # noqa: E402
+from oracle.api.probes import Readiness, create_api  # noqa: E402
+from oracle.lifecycle import ModelRegistry  # noqa: E402
 from oracle.store.engine import make_engine  # noqa: E402
 from oracle.store.migrate import upgrade  # noqa: E402
 from oracle.telemetry import Metrics  # noqa: E402

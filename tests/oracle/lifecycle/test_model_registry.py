@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from oracle.errors import SourceDataInvalid
-from oracle.serving.registry import ArtifactTampered, ModelRegistry, UnknownModel
+from oracle.lifecycle.registry import ArtifactTampered, ModelRegistry, UnknownModel
 from oracle.store.audit import AuditLog
 
 

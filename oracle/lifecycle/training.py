@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from oracle.errors import ModelError, SourceDataInvalid
-from oracle.serving.evaluation import actual_demand
-from oracle.serving.registry import ModelRegistry, jsonable
-from oracle.serving.retraining import score
+from oracle.lifecycle.evaluation import actual_demand
+from oracle.lifecycle.registry import ModelRegistry, jsonable
+from oracle.lifecycle.retraining import score
 from oracle.store.engine import session_scope
 from oracle.store.tables import ModelRun, ModelVersion
 
@@ -66,7 +66,7 @@ def zone_demand(engine: Engine) -> pd.Series:
 
 
 def _fit(name: str, params: dict[str, Any], y: pd.Series) -> Any:
-    from models.forecasting.registry import make_model
+    from models.forecasting.catalog import make_model
 
     return make_model(name, **params).fit(y.asfreq(y.index.freq or "h"))
 

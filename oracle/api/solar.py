@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from oracle.api import compute
+from oracle.api.schemas import SolarForecastRequest
+from oracle.api.service import Job, Models, Rejected, refit_copy, series_of
 from oracle.limits import Limits, check_at_most
-from oracle.serving import compute
-from oracle.serving.schemas import SolarForecastRequest
-from oracle.serving.service import Job, Models, Rejected, refit_copy, series_of
 
 
 def weather_frame(request: SolarForecastRequest) -> pd.DataFrame:

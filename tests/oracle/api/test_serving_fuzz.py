@@ -21,9 +21,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oracle.api import Readiness, create_api
+from oracle.api import Models, ModelWorkers, guard_requests, model_router
+from oracle.api.probes import Readiness, create_api
 from oracle.config import ApiSettings
-from oracle.serving import ModelRegistry, Models, ModelWorkers, guard_requests, model_router
+from oracle.lifecycle import ModelRegistry
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
 from oracle.telemetry import Metrics

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
-from oracle.serving.monitoring import Monitor, drift, psi
-from oracle.serving.registry import ModelRegistry
+from oracle.lifecycle.monitoring import Monitor, drift, psi
+from oracle.lifecycle.registry import ModelRegistry
 from oracle.store.audit import AuditLog
 from oracle.telemetry import Metrics
 

@@ -31,12 +31,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from oracle.config import ApiSettings
-from oracle.jsonsafe import MAX_DEPTH, excerpt
-from oracle.serving import endpoints, solar
-from oracle.serving.bodies import MAX_ERRORS, body_of, component_schemas, documented
-from oracle.serving.guard import RequestGuard, token_matches
-from oracle.serving.schemas import (
+from oracle.api import endpoints, solar
+from oracle.api.bodies import MAX_ERRORS, body_of, component_schemas, documented
+from oracle.api.guard import RequestGuard, token_matches
+from oracle.api.schemas import (
     AnomalyRequest,
     AnomalyResponse,
     ClearRequest,
@@ -49,8 +47,10 @@ from oracle.serving.schemas import (
     PricingResponse,
     SolarForecastRequest,
 )
-from oracle.serving.service import MAX_MESSAGE, Job, Models, Rejected, finite, translate, translated
-from oracle.serving.workers import InlineRunner, Runner
+from oracle.api.service import MAX_MESSAGE, Job, Models, Rejected, finite, translate, translated
+from oracle.api.workers import InlineRunner, Runner
+from oracle.config import ApiSettings
+from oracle.jsonsafe import MAX_DEPTH, excerpt
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong bearer token."},
@@ -230,9 +230,9 @@ def routers_for(target: Any) -> list[APIRouter]:
 
     The bearer token comes from ``ORACLE_API_TOKEN`` or ``<secrets_dir>/api_token``; none
     means the endpoints are open (bind the API to localhost then)."""
+    from oracle.api.workers import ModelWorkers
     from oracle.app import open_store
-    from oracle.serving.registry import ModelRegistry
-    from oracle.serving.workers import ModelWorkers
+    from oracle.lifecycle.registry import ModelRegistry
     from oracle.telemetry import Metrics
 
     settings = getattr(target, "settings", target)

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oracle.limits import Limits, check_at_most, check_dispatch
-from oracle.serving import compute
-from oracle.serving.schemas import (
+from oracle.api import compute
+from oracle.api.schemas import (
     AnomalyRequest,
     ClearRequest,
     DemandForecastRequest,
@@ -22,7 +21,8 @@ from oracle.serving.schemas import (
     PricingRequest,
     Reading,
 )
-from oracle.serving.service import Choice, Job, Models, Rejected, refit_copy, series_of
+from oracle.api.service import Choice, Job, Models, Rejected, refit_copy, series_of
+from oracle.limits import Limits, check_at_most, check_dispatch
 
 
 def forecast_frame(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 
 def _registry(config: ConfigOpt, db_url: DbUrlOpt):  # type: ignore[no-untyped-def]
     from oracle.app import open_store
-    from oracle.serving.registry import ModelRegistry
+    from oracle.lifecycle.registry import ModelRegistry
 
     settings = settings_for(config, db_url)
     return ModelRegistry(open_store(settings), settings.data_dir / "models")

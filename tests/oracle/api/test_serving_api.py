@@ -13,8 +13,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from oracle.api import Readiness, create_api
-from oracle.serving import ModelRegistry, Models, limit_body_size, model_router
+from oracle.api import Models, limit_body_size, model_router
+from oracle.api.probes import Readiness, create_api
+from oracle.lifecycle import ModelRegistry
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
 from oracle.telemetry import Metrics

@@ -16,7 +16,7 @@ from scipy import stats
 from sqlalchemy.engine import Engine
 
 from oracle.errors import SourceDataInvalid
-from oracle.serving.registry import ModelRegistry, jsonable
+from oracle.lifecycle.registry import ModelRegistry, jsonable
 from oracle.store.audit import AuditLog
 from oracle.telemetry import Metrics
 

@@ -20,11 +20,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from oracle.api import Readiness, create_api
+from oracle.api import Models, ModelWorkers, guard_requests, model_router
+from oracle.api.probes import Readiness, create_api
+from oracle.api.server import bind, serve_in_thread
+from oracle.api.workers import Runner
 from oracle.config import ApiSettings
-from oracle.serving import ModelRegistry, Models, ModelWorkers, guard_requests, model_router
-from oracle.serving.server import bind, serve_in_thread
-from oracle.serving.workers import Runner
+from oracle.lifecycle import ModelRegistry
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
 from oracle.telemetry import Metrics
@@ -327,7 +328,7 @@ def test_a_taken_port_ends_the_process_with_one_line(command: str, tmp_path: Pat
 def test_the_inline_runner_stops_waiting_at_the_budget() -> None:
     import asyncio
 
-    from oracle.serving import InlineRunner, Rejected
+    from oracle.api import InlineRunner, Rejected
 
     async def never_gone() -> bool:
         return False
@@ -361,7 +362,7 @@ def test_without_the_token_nothing_of_the_body_is_waited_for(tmp_path: Path) -> 
 
 def test_a_large_body_is_checked_like_a_small_one(tmp_path: Path, workers: ModelWorkers) -> None:
     """Bodies over bodies.LARGE are validated in a model worker: same answers, same limits."""
-    from oracle.serving.bodies import LARGE
+    from oracle.api.bodies import LARGE
 
     limits = ApiSettings(max_points=10_000, max_body_bytes=2_000_000)
     with TestClient(app_with(tmp_path, limits, workers), raise_server_exceptions=False) as c:

@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from oracle.serving.report import ReportData
+from oracle.lifecycle.html_report import ReportData
 from oracle.store.tables import (
     AnomalyRow,
     DispatchSchedule,

@@ -8,8 +8,8 @@ import pytest
 
 from models.errors import InvalidInput
 from models.forecasting.base import PointModel
+from models.forecasting.catalog import MODEL_PATHS, make_model
 from models.forecasting.naive import SeasonalNaive
-from models.forecasting.registry import MODEL_PATHS, make_model
 
 
 def test_make_model_passes_parameters() -> None:

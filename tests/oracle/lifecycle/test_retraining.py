@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from models.forecasting.naive import SeasonalNaive
 from oracle.errors import SourceDataInvalid
-from oracle.serving.registry import ModelRegistry
-from oracle.serving.retraining import RetrainPolicy, champion_challenger
+from oracle.lifecycle.registry import ModelRegistry
+from oracle.lifecycle.retraining import RetrainPolicy, champion_challenger
 from oracle.store.audit import AuditLog
 from oracle.store.tables import ModelRun
 

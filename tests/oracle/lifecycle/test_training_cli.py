@@ -12,10 +12,10 @@ import typer
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from oracle.cli import models_registry
+from oracle.cli import model_versions
 from oracle.cli.training import evaluate, train
-from oracle.serving.registry import ModelRegistry
-from oracle.serving.training import tune
+from oracle.lifecycle.registry import ModelRegistry
+from oracle.lifecycle.training import tune
 from oracle.store.engine import make_engine, session_scope
 from oracle.store.migrate import upgrade
 from oracle.store.tables import ModelRun, Reading
@@ -43,7 +43,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[typer.Typer, s
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     model_app = typer.Typer()
-    models_registry.register(model_app)
+    model_versions.register(model_app)
     app.add_typer(model_app, name="model")
     return app, url
 

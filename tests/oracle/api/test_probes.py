@@ -4,7 +4,7 @@ import time
 
 from fastapi.testclient import TestClient
 
-from oracle.api import Readiness, create_api
+from oracle.api.probes import Readiness, create_api
 from oracle.telemetry import Metrics
 
 

@@ -78,7 +78,7 @@ def create_api(metrics: Metrics, readiness: Readiness,
     for router in routers:
         api.include_router(router)
         schemas.update(getattr(router, "component_schemas", {}))
-    if schemas:  # request bodies a router validates itself (oracle.serving.bodies)
+    if schemas:  # request bodies a router validates itself (oracle.api.bodies)
         generate = api.openapi
 
         def openapi() -> dict[str, Any]:

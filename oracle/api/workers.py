@@ -34,14 +34,14 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
-from oracle.serving.service import Rejected
+from oracle.api.service import Rejected
 
 log = logging.getLogger(__name__)
 
 Gone = Callable[[], Awaitable[bool]]  # whether the client has disconnected
 PRELOAD = ["pandas", "models.forecasting", "models.solar", "models.anomaly", "models.pricing",
-           "models.optimization", "oracle.serving.compute", "oracle.serving.service",
-           "oracle.serving.bodies"]
+           "models.optimization", "oracle.api.compute", "oracle.api.service",
+           "oracle.api.bodies"]
 POLL_S = 0.1  # how often a waiting call checks its client and its deadline
 NICENESS = 5
 

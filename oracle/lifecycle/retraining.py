@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from oracle.errors import ModelError, SourceDataInvalid
-from oracle.serving.registry import ModelRegistry, jsonable
+from oracle.lifecycle.registry import ModelRegistry, jsonable
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 from oracle.store.tables import ModelRun, ModelVersion
