@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from oracle.config import BackendSettings
 from oracle.errors import StoreUnavailable
-from oracle.ingestion_pass import ingest_once
+from oracle.jobs.ingestion import ingest_once
 from oracle.simulator.replay import build_replay
 from oracle.sources.client import BackendClient
 from oracle.store.engine import make_engine

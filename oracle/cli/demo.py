@@ -20,7 +20,7 @@ from rich.table import Table
 from oracle import jobs
 from oracle.app import Application, build
 from oracle.config import Settings, load_settings
-from oracle.ingestion_pass import ingest_once
+from oracle.jobs.ingestion import ingest_once
 from oracle.store import migrate
 from oracle.store.engine import make_engine, session_scope
 from oracle.store.tables import ChainTransaction

@@ -13,7 +13,7 @@ from oracle.app import open_store
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.config import load_secrets
 from oracle.errors import ConfigError
-from oracle.ingestion_pass import ingest_once
+from oracle.jobs.ingestion import ingest_once
 from oracle.sources.client import BackendClient
 from oracle.sources.schemas import TIME_MAX, TIME_MIN
 from oracle.sources.validation import PlausibilityRules

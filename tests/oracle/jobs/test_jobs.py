@@ -19,7 +19,7 @@ from oracle import jobs
 from oracle.app import Application, build
 from oracle.cli.demo import WARMUP, SimClock, demo_settings
 from oracle.errors import RpcUnavailable
-from oracle.ingestion_pass import ingest_once
+from oracle.jobs.ingestion import ingest_once
 from oracle.sources.client import BackendClient
 from oracle.store import ingestion as ingestion_repo
 from oracle.store import migrate

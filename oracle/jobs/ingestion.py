@@ -1,4 +1,4 @@
-"""One ingestion pass: backend and weather clients into the store (to move into ``jobs.py``).
+"""One ingestion pass: backend and weather clients into the store (the ingest stage of ``oracle.jobs``).
 
 Meters first (their ratings drive the plausibility rules; an empty or implausible list falls
 back to the stored meters), then readings from the stored cursor (see ``ingestion_walk``), then
@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from oracle.errors import SourceDataInvalid, SourceUnavailable
-from oracle.ingestion_walk import STREAM, Failure, Walker, floor_to
+from oracle.jobs.ingestion_walk import STREAM, Failure, Walker, floor_to
 from oracle.sources.client import BackendClient
 from oracle.sources.schemas import MeterIn, Rejected
 from oracle.sources.validation import PlausibilityRules, check_meters, check_orders, known_meters

@@ -144,7 +144,7 @@ def _forecaster(app: Application) -> Forecaster:
 
 def ingest(app: Application, start: datetime) -> dict[str, Any]:
     """Readings up to T, the orders for T and the weather around the meters."""
-    from oracle.ingestion_pass import ingest_once
+    from oracle.jobs.ingestion import ingest_once
 
     report = ingest_once(app.backend, app.weather, app.engine, until=start, now=app.clock(),
                          rules=app.plausibility, lookback=HISTORY)

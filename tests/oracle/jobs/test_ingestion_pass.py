@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
 
 from oracle.config import BackendSettings, WeatherSettings
-from oracle.ingestion_pass import IngestReport, ingest_once
+from oracle.jobs.ingestion import IngestReport, ingest_once
 from oracle.sources.client import BackendClient
 from oracle.sources.weather import WeatherClient
 from oracle.store import ingestion as repo
