@@ -19,6 +19,7 @@ from rich.table import Table
 
 from oracle import jobs
 from oracle.app import Application, build
+from oracle.chain.reports import report_id
 from oracle.config import Settings, load_settings
 from oracle.jobs.ingestion import ingest_once
 from oracle.store import migrate
@@ -69,7 +70,7 @@ def _row(app: Application, outcome: jobs.TickOutcome) -> list[str]:
     detect = f.get("detect", {})
     plan = f.get("optimize", {})
     mape = f.get("forecast_mape")
-    rid = jobs.report_id("price", app.settings.pricing.zone, outcome.interval_start)
+    rid = report_id("price", app.settings.pricing.zone, outcome.interval_start)
     tx_hash, gas = _tx_of(app, rid) if price.get("queued") else ("—", None)
     skipped = [s for s, v in outcome.stages.items() if v != "ok"]
     return [f"{outcome.interval_start:%m-%d %H:%M}",

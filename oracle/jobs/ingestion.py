@@ -18,12 +18,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
 from oracle.errors import SourceDataInvalid, SourceUnavailable
 from oracle.jobs.ingestion_walk import STREAM, Failure, Walker, floor_to
+from oracle.jobs.shared import HISTORY
 from oracle.sources.client import BackendClient
 from oracle.sources.schemas import MeterIn, Rejected
 from oracle.sources.validation import PlausibilityRules, check_meters, check_orders, known_meters
@@ -31,6 +32,9 @@ from oracle.sources.weather import WeatherClient
 from oracle.store import ingestion as repo
 from oracle.store.audit import AuditLog
 from oracle.textsafe import printable
+
+if TYPE_CHECKING:
+    from oracle.app import Application
 
 log = logging.getLogger(__name__)
 REFETCH_INTERVALS = 168  # skipped intervals behind the window re-fetched per pass, oldest first
@@ -308,3 +312,26 @@ def ingest_once(client: BackendClient, weather: WeatherClient | None, engine: En
     log.info("ingested %d readings (%d quarantined, %d missing intervals) for [%s, %s)",
              report.readings, report.quarantined, report.missing_intervals, since, until)
     return report
+
+
+def ingest(app: Application, start: datetime) -> dict[str, Any]:
+    """The ingest stage: readings up to T, the orders for T and the weather around the meters."""
+    report = ingest_once(app.backend, app.weather, app.engine, until=start, now=app.clock(),
+                         rules=app.plausibility, lookback=HISTORY)
+    app.metrics.quarantined.labels(source="ingest").inc(report.quarantined)
+    out: dict[str, Any] = {"readings": report.readings, "quarantined": report.quarantined,
+                           "orders": report.orders, "missing_intervals": report.missing_intervals,
+                           "skipped_intervals": len(report.skipped)}
+    faults = {"ingest": "; ".join(report.faults) if report.faults else None,
+              "weather": None if report.weather_error is None
+              else f"weather unavailable: {report.weather_error}"}
+    for name, reason in faults.items():  # the tick goes on without them; readiness says so
+        if reason is None:
+            app.readiness.degraded.pop(name, None)
+        else:
+            app.readiness.degraded[name] = reason[:300]
+            app.metrics.alerts.labels(kind=f"{name}_degraded").inc()
+    if any(faults.values()):
+        out["degraded"] = "; ".join(r for r in faults.values() if r)[:500]
+    return out
+

@@ -211,11 +211,11 @@ def test_daemon_forecaster_is_told_the_site_when_it_is_set() -> None:
 
     from models.forecasting.daylight import Site
     from oracle.config import Settings
-    plain = jobs._forecaster(SimpleNamespace(settings=Settings()))  # type: ignore[arg-type]
+    plain = jobs.forecaster_for(SimpleNamespace(settings=Settings()))  # type: ignore[arg-type]
     assert plain.site is None and plain.model == "ets"
     settings = Settings(models={"forecast_model": "mstl_ar_daylight", "site_latitude": 52.5,
                                 "site_longitude": -1.5})
-    forecaster = jobs._forecaster(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    forecaster = jobs.forecaster_for(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
     assert forecaster.site == Site(52.5, -1.5)
     index = pd.date_range("2024-09-01", periods=24 * 21, freq="h", tz=UTC)
     noise = np.random.default_rng(0).normal(0, 1, len(index))
