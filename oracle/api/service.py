@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-import models.errors as model_errors
 from oracle.api.schemas import ModelChoice, Series
-from oracle.errors import InputTooLarge, OracleError, SourceDataInvalid
+from oracle.errors import InputTooLarge, OracleError, SolveFailed, SourceDataInvalid
 from oracle.jsonsafe import excerpt
 from oracle.lifecycle.registry import ArtifactTampered, ModelRegistry, UnknownModel
+from oracle.model_errors import model_errors
 from oracle.store.tables import ModelVersion
 from oracle.telemetry import Metrics
 
@@ -149,7 +149,8 @@ def translate(where: tuple[str | int, ...], call: Callable[[], T]) -> T:
     """``call()``, with every failure a model or our code can raise on bad input turned into
     ``Rejected`` naming the field (used here and in the worker processes)."""
     try:
-        return call()
+        with model_errors():  # the one boundary: the models' errors become ours
+            return call()
     except Rejected:
         raise
     except UnknownModel as err:
@@ -163,12 +164,8 @@ def translate(where: tuple[str | int, ...], call: Callable[[], T]) -> T:
         raise Rejected(422, (*err.field.split("."),), str(err), "too_large") from err
     except SourceDataInvalid as err:
         raise Rejected(422, (*where, err.field or "body"), str(err), "invalid_input") from err
-    except model_errors.InvalidInput as err:
-        raise Rejected(422, (*where, err.field or "body"), str(err), "invalid_input") from err
-    except model_errors.SolveFailed as err:
+    except SolveFailed as err:
         raise Rejected(422, (*where, err.binding or "grid"), str(err), "solve_failed") from err
-    except model_errors.ModelError as err:
-        raise Rejected(422, where, str(err), "model_error", counted=True) from err
     except OracleError as err:
         raise Rejected(422, where, str(err), "model_error", counted=True) from err
     except MemoryError as err:
