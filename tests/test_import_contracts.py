@@ -61,6 +61,8 @@ def copy_of_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("oracle/sources/weather.py", "import models.features", "do not run models"),
     ("oracle/store/audit.py", "import oracle.jobs", "layers"),
     ("oracle/scheduler.py", "import oracle.app", "only app wires"),
+    ("oracle/app.py", "import httpx", "no I/O of its own"),
+    ("models/optimization/grid.py", "import models.optimization.model", "no import cycles"),
 ])
 def test_a_planted_import_breaks_its_contract(copy_of_tree: Path, module: str, planted: str,
                                              broken: str) -> None:

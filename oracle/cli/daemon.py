@@ -97,9 +97,9 @@ def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     model endpoints (each call in one of api.workers worker processes, stopped past
     api.request_timeout_s or when its client leaves). A taken port: one line, exit 1."""
     from oracle import logs
-    from oracle.api.probes import Readiness
     from oracle.api.server import bind, serve_forever
     from oracle.app import open_store
+    from oracle.readiness import Readiness
     from oracle.telemetry import Metrics
 
     settings = settings_for(config, db_url)
