@@ -148,7 +148,7 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
 
 def build(settings: Settings, secrets: Secrets | None = None, *,
           clock: Callable[[], datetime] | None = None, with_chain: bool = True,
-          deploy_if_missing: bool | None = None) -> Application:
+          with_weather: bool = True, deploy_if_missing: bool | None = None) -> Application:
     """Wire the application: store, backend and weather clients, chain, metrics, readiness."""
     from oracle.sources.client import BackendClient
     from oracle.sources.validation import PlausibilityRules
@@ -157,7 +157,7 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
     secrets = secrets if secrets is not None else load_secrets(settings)
     engine = open_store(settings, secrets)
     backend = BackendClient(settings.backend, secrets.backend_token)
-    weather = WeatherClient(settings.weather)
+    weather = WeatherClient(settings.weather) if with_weather else None
     app = Application(settings=settings, engine=engine, backend=backend, weather=weather,
                       plausibility=PlausibilityRules(interval_s=settings.scheduler.interval_s),
                       leader=LeaderLock(engine, settings.data_dir))

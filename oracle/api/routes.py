@@ -247,16 +247,9 @@ def routers_for(target: Any) -> list[APIRouter]:
 
 
 def api_token(settings: Any) -> str | None:
-    """``ORACLE_API_TOKEN``, else the file ``api_token`` in the secrets directory, else None."""
-    import os
-    from pathlib import Path
+    """``ORACLE_API_TOKEN``, else the file ``api_token`` in the secrets directory, else None
+    (read by the one secret loader, :func:`oracle.config.load_secrets`)."""
+    from oracle.config import load_secrets
 
-    from oracle.config import read_secret_file
-    from oracle.redact import remember
-
-    token = os.environ.get("ORACLE_API_TOKEN")
-    secrets_dir = settings.secrets_dir or os.environ.get("CREDENTIALS_DIRECTORY")
-    if token is None and secrets_dir and (Path(secrets_dir) / "api_token").is_file():
-        token = read_secret_file(Path(secrets_dir) / "api_token")
-    remember(token)
-    return token or None
+    token = load_secrets(settings).api_token
+    return token.get_secret_value() or None if token is not None else None
