@@ -12,7 +12,7 @@ help:
 	@echo "make demo   set up and run the daemon's main job on the embedded defaults"
 	@echo "make test   set up and run the test suite (SQLite, PostgreSQL, py-evm, hardhat)"
 	@echo "make bench  run the accuracy, speed and gas benchmarks"
-	@echo "make lint   ruff and mypy"
+	@echo "make lint   ruff, mypy and the import contracts (lint-imports)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,7 @@ bench: deps-bench node
 lint: deps-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .ruff_cache .mypy_cache

@@ -45,9 +45,9 @@ import pandas as pd
 
 from models.features import degree_features
 from models.forecasting import Forecaster
+from models.forecasting.catalog import make_model
 from models.forecasting.daylight import Site
 from models.forecasting.decomposition import clear_cache
-from models.forecasting.registry import make_model
 from models.metrics import forecast as fm
 
 H = 48

@@ -1,6 +1,6 @@
 """Per-meter day-ahead forecasts for the demo's meters: one global model vs each meter's naive.
 
-Data: the reference backend's replay (``oracle.sources.replay.build_replay``, as the demo uses
+Data: the reference backend's replay (``oracle.simulator.replay.build_replay``, as the demo uses
 it): 1,000 meters, 4 weeks of hourly consumption (the real Taylor demand curve, shaped and
 scaled per household, with noise). Protocol, fixed here before any run: **test** origins are the
 community's last ``TEST_DAYS`` midnights (local, 05:00 UTC), **validation** origins the
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from models.forecasting.meters import forecast_meters
-from oracle.sources.replay import build_replay
+from oracle.simulator.replay import build_replay
 
 METERS, WEEKS, H = 1000, 4, 24
 TEST_DAYS, VALIDATION_DAYS = 3, 3

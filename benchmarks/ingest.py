@@ -24,9 +24,9 @@ from sqlalchemy import text
 
 from oracle.config import BackendSettings
 from oracle.errors import StoreUnavailable
-from oracle.ingestion_pass import ingest_once
+from oracle.jobs.ingestion import ingest_once
+from oracle.simulator.replay import build_replay
 from oracle.sources.client import BackendClient
-from oracle.sources.replay import build_replay
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
 
@@ -39,7 +39,7 @@ def backend_process(meters: int, weeks: int) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    code = ("from oracle.sources.reference_server import serve; "
+    code = ("from oracle.simulator.backend import serve; "
             f"serve('127.0.0.1', {port}, 1.0, meters={meters}, weeks={weeks}, "
             f"history_hours={weeks * 168})")
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,

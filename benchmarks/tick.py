@@ -25,9 +25,9 @@ from sqlalchemy import insert
 
 from oracle import jobs
 from oracle.app import build
-from oracle.demo import SimClock, demo_settings
-from oracle.sources.reference_server import create_app, serve_in_thread
-from oracle.sources.replay import build_replay
+from oracle.cli.demo import SimClock, demo_settings
+from oracle.simulator.backend import create_app, serve_in_thread
+from oracle.simulator.replay import build_replay
 from oracle.store import migrate
 from oracle.store.engine import make_engine
 from oracle.store.tables import Meter, Reading

@@ -32,6 +32,13 @@ class NotFittedError(ModelError, _SklearnNotFitted):
     """The model was used before ``fit``."""
 
 
+def check_fitted(model: object, attribute: str, *, hint: str = "call fit() first") -> None:
+    """The one fitted check of ``models``: raise :class:`NotFittedError` unless ``model`` has
+    its learned ``attribute`` (set by ``fit``, scikit-learn style)."""
+    if not hasattr(model, attribute):
+        raise NotFittedError(f"{type(model).__name__} is not fitted; {hint}")
+
+
 class SolveFailed(ModelError):
     """An optimisation did not reach an optimal solution; ``binding`` names the constraint group."""
 

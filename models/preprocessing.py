@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from models.errors import InvalidInput, NotFittedError
+from models.errors import InvalidInput, check_fitted
 from models.features import infer_freq, validate_index
 
 Frame: TypeAlias = pd.Series | pd.DataFrame
@@ -110,8 +110,7 @@ class OutlierClipper(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return self
 
     def transform(self, X: Frame) -> Frame:
-        if not hasattr(self, "lower_"):
-            raise NotFittedError("OutlierClipper.transform called before fit")
+        check_fitted(self, "lower_")
         frame = _as_numeric_frame(X, self.columns_)
         outside = frame.lt(self.lower_) | frame.gt(self.upper_)
         if self.action == "flag":
@@ -164,8 +163,7 @@ class Scaler(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return out[out.columns[0]].rename(X.name) if isinstance(X, pd.Series) else out
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "center_"):
-            raise NotFittedError("Scaler used before fit")
+        check_fitted(self, "center_")
 
 
 def _check_frame(data: Frame) -> None:

@@ -17,11 +17,11 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from oracle.api import Readiness
 from oracle.config import Secrets, Settings, load_secrets
-from oracle.leader import LeaderLock
+from oracle.readiness import Readiness
 from oracle.store import migrate
 from oracle.store.engine import make_engine
+from oracle.store.leader import LeaderLock
 from oracle.telemetry import Metrics
 
 if TYPE_CHECKING:
@@ -97,21 +97,24 @@ class Application:
         self.engine.dispose()
 
 
-def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
-                deploy_if_missing: bool) -> tuple[Web3, LocalAccount, TxManager]:
-    """Connect to the chain, unlock the key, and (on a dev chain) deploy what is missing."""
+DEV_FUNDING_WEI = 100 * 10**18
+"""What a dev chain's signer is given when its balance is below ``DEV_MIN_BALANCE_WEI``."""
+DEV_MIN_BALANCE_WEI = 10**18
+
+
+def chain_account(settings: Settings, secrets: Secrets, *,
+                  ephemeral_on_dev: bool = True) -> tuple[Web3, LocalAccount]:
+    """Connect to the chain and unlock the key (the daemon and `oracle contracts deploy` alike);
+    a dev chain without a keystore gets an ephemeral key when ``ephemeral_on_dev``, and a dev
+    signer is funded when its balance is low."""
     from eth_account import Account
 
     from oracle.chain import keystore
-    from oracle.chain.contracts import check_interval, deploy_all, deploy_params
     from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
-    from oracle.chain.txmanager import TxManager
-    from oracle.store.deployments import Deployments
-    from oracle.store.outbox import Outbox
 
     w3 = connect(settings.chain)
     path = settings.chain.keystore_path
-    if path.exists():
+    if path.exists() or not ephemeral_on_dev:
         account = keystore.load(path, secrets.keystore_password)
     elif is_dev_chain(w3):
         account = Account.create()  # the embedded chain lives only as long as this process
@@ -120,8 +123,20 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
         from oracle.errors import KeystoreError
 
         raise KeystoreError(f"no keystore at {str(path)!r}: run `oracle keys new` or `oracle keys import`")
-    if is_dev_chain(w3) and w3.eth.get_balance(account.address) < 10**18:
-        fund_from_dev_account(w3, account.address, 100 * 10**18)
+    if is_dev_chain(w3) and w3.eth.get_balance(account.address) < DEV_MIN_BALANCE_WEI:
+        fund_from_dev_account(w3, account.address, DEV_FUNDING_WEI)
+    return w3, account
+
+
+def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
+                deploy_if_missing: bool) -> tuple[Web3, LocalAccount, TxManager]:
+    """Connect to the chain, unlock the key, and (on a dev chain) deploy what is missing."""
+    from oracle.chain.contracts import check_interval, deploy_all, deploy_params
+    from oracle.chain.txmanager import TxManager
+    from oracle.store.deployments import Deployments
+    from oracle.store.outbox import Outbox
+
+    w3, account = chain_account(settings, secrets)
     deployments = Deployments(engine)
     if deploy_if_missing and not deployments.addresses(w3.eth.chain_id):
         deploy_all(w3, account, deployments, deploy_params(settings))
@@ -133,7 +148,7 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
 
 def build(settings: Settings, secrets: Secrets | None = None, *,
           clock: Callable[[], datetime] | None = None, with_chain: bool = True,
-          deploy_if_missing: bool | None = None) -> Application:
+          with_weather: bool = True, deploy_if_missing: bool | None = None) -> Application:
     """Wire the application: store, backend and weather clients, chain, metrics, readiness."""
     from oracle.sources.client import BackendClient
     from oracle.sources.validation import PlausibilityRules
@@ -142,14 +157,16 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
     secrets = secrets if secrets is not None else load_secrets(settings)
     engine = open_store(settings, secrets)
     backend = BackendClient(settings.backend, secrets.backend_token)
-    weather = WeatherClient(settings.weather)
+    weather = WeatherClient(settings.weather) if with_weather else None
     app = Application(settings=settings, engine=engine, backend=backend, weather=weather,
                       plausibility=PlausibilityRules(interval_s=settings.scheduler.interval_s),
                       leader=LeaderLock(engine, settings.data_dir))
     if clock is not None:
         app.clock = clock
     elif settings.scheduler.clock == "backend":
-        app.clock = lambda: replay_now(settings.backend.url, settings.backend.timeout_s)
+        from oracle.sources.client import replay_now
+
+        app.clock = lambda: replay_now(settings.backend)
     if with_chain:
         dev_default = not settings.chain.rpc_urls
         app.w3, app.account, app.txm = chain_parts(
@@ -162,19 +179,6 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
         app.readiness.checks["rpc"] = lambda: _probe(lambda: w3.eth.block_number)
     app.readiness.max_tick_age_s = 3 * settings.scheduler.interval_s
     return app
-
-
-def replay_now(backend_url: str, timeout_s: float) -> datetime:
-    """The reference backend's replay clock, for replays in accelerated time."""
-    import httpx
-
-    from oracle.errors import SourceUnavailable
-
-    try:
-        reply = httpx.get(f"{backend_url.rstrip('/')}/healthz", timeout=timeout_s)
-        return datetime.fromisoformat(reply.json()["replay_now"]).astimezone(UTC)
-    except (httpx.HTTPError, KeyError, ValueError) as err:
-        raise SourceUnavailable(f"backend clock at {backend_url}/healthz: {err}") from err
 
 
 def _probe(call: Callable[[], object]) -> None:

@@ -15,6 +15,7 @@
     │   ├── SourceDataInvalid    payload fails validation (says field, row, value)
     │   ├── InputTooLarge        a request or input file beyond a configured limit (names it)
     │   └── ModelError           not fitted, infeasible, diverged
+    │       └── SolveFailed      an optimisation infeasible or failed (binding group)
     ├── AuditChainBroken         the audit log's hash chain does not verify (names the entry)
     └── ChainError               on-chain failures
         ├── TxReverted           the transaction reverted (with the decoded reason)
@@ -123,6 +124,17 @@ class InputTooLarge(DataError):
 
 class ModelError(DataError):
     """A model was not fitted, was infeasible or diverged."""
+
+
+class SolveFailed(ModelError):
+    """An optimisation was infeasible, unbounded or the solver failed; ``binding`` names the
+    constraint group that made it so (when known)."""
+
+    def __init__(self, message: str, *, binding: str | None = None,
+                 status: str | None = None) -> None:
+        super().__init__(message)
+        self.binding = binding
+        self.status = status
 
 
 class AuditChainBroken(OracleError):

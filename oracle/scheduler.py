@@ -21,10 +21,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
 from oracle.errors import DataError, OracleError, RetryableError
-from oracle.leader import LeaderLock
 from oracle.redact import redact
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
+from oracle.store.leader import LeaderLock
 from oracle.store.tables import JobRun
 from oracle.telemetry import Metrics
 

@@ -167,7 +167,7 @@ class HostileBackend:
 @contextmanager
 def serving() -> Iterator[tuple[HostileBackend, str]]:
     """A scripted backend on a loopback port, and its base URL."""
-    from oracle.sources.reference_server import serve_in_thread
+    from oracle.simulator.backend import serve_in_thread
 
     backend = HostileBackend()
     with serve_in_thread(backend.app()) as url:

@@ -11,12 +11,13 @@ import itertools
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from models.anomaly.points import FEATURES
-from models.errors import InvalidInput, NotFittedError
+from models.errors import InvalidInput, check_fitted
 
 
 def _matrix(X: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
@@ -28,12 +29,7 @@ def _matrix(X: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
                          neginf=-1e6)
 
 
-def _check_fitted(model: object, attr: str) -> None:
-    if not hasattr(model, attr):
-        raise NotFittedError(f"{type(model).__name__} is not fitted; call fit() first")
-
-
-class RobustZScore:
+class RobustZScore(BaseEstimator):
     """Median/MAD z-score of each feature column; votes when any |z| exceeds ``threshold``."""
 
     def __init__(self, threshold: float = 3.0, columns: tuple[str, ...] = ("z", "pv_z")) -> None:
@@ -50,12 +46,12 @@ class RobustZScore:
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """max |robust z| over columns, divided by the threshold."""
-        _check_fitted(self, "scale_")
+        check_fitted(self, "scale_")
         z = np.abs(_matrix(X, self.columns) - self.median_) / self.scale_
         return z.max(axis=1) / self.threshold
 
 
-class IsolationForestDetector:
+class IsolationForestDetector(BaseEstimator):
     """scikit-learn IsolationForest on the point features; threshold set by ``contamination``."""
 
     def __init__(self, contamination: float = 0.05, n_estimators: int = 100,
@@ -78,12 +74,12 @@ class IsolationForestDetector:
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """Isolation score divided by the contamination threshold."""
-        _check_fitted(self, "model_")
+        check_fitted(self, "model_")
         raw = -self.model_.score_samples(_matrix(X, self.columns))
         return np.asarray(raw / -self.model_.offset_, dtype=float)
 
 
-class OneClassSVMDetector:
+class OneClassSVMDetector(BaseEstimator):
     """RBF One-Class SVM (``nu`` = contamination) on standardised features, fitted on a sample."""
 
     def __init__(self, nu: float = 0.05, gamma: str | float = "scale", max_train: int = 2000,
@@ -108,7 +104,7 @@ class OneClassSVMDetector:
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """1 on the SVM boundary, growing with the distance outside it."""
-        _check_fitted(self, "model_")
+        check_fitted(self, "model_")
         d = self.model_.decision_function(self.scaler_.transform(_matrix(X, self.columns)))
         return np.asarray(1.0 - d / self.spread_, dtype=float)
 
@@ -133,7 +129,7 @@ def change_points(x: np.ndarray, min_size: int, penalty: float) -> list[int]:
     return sorted(starts)
 
 
-class PatternBreakDetector:
+class PatternBreakDetector(BaseEstimator):
     """Breaks of the seasonal pattern: residual against the meter's recent level (``z_local``),
     and change points (binary segmentation of the median-filtered residual) into a shifted regime.
 
@@ -156,7 +152,7 @@ class PatternBreakDetector:
 
     def score(self, X: pd.DataFrame) -> np.ndarray:
         """max(level residual / threshold, shift of the point's regime / min_shift)."""
-        _check_fitted(self, "scale_")
+        check_fitted(self, "scale_")
         point = np.abs(_matrix(X, ("z_local",))[:, 0]) / self.scale_ / self.threshold
         seg_len = np.zeros(len(X), dtype=int)
         seg_shift = np.zeros(len(X))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from models.anomaly.classify import RULE_REASONS, Rules, actions, classify, severity
 from models.anomaly.detectors import (
@@ -34,7 +35,7 @@ from models.anomaly.points import (
     profile_meter,
 )
 from models.anomaly.readings import infer_step, validate_readings
-from models.errors import InvalidInput, NotFittedError
+from models.errors import InvalidInput, check_fitted
 
 DETECTORS = ("zscore", "iforest", "ocsvm", "pattern")
 OUTPUT = ("meter_id", "ts", "type", "score", "severity", "confidence", "recommended_action",
@@ -45,7 +46,7 @@ WEIGHTS = {"zscore": 1.0, "pattern": 1.0, "iforest": 0.5, "ocsvm": 0.5}
 Detector = RobustZScore | IsolationForestDetector | OneClassSVMDetector | PatternBreakDetector
 
 
-class AnomalyDetector:
+class AnomalyDetector(BaseEstimator):
     """Ensemble anomaly detector for meter readings (see the module docstring)."""
 
     def __init__(self, detectors: tuple[str, ...] = DETECTORS, min_votes: float = 2.5,
@@ -115,8 +116,7 @@ class AnomalyDetector:
 
     def score_points(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Every reading with its features, detector scores, votes and type ("" if normal)."""
-        if not hasattr(self, "detectors_"):
-            raise NotFittedError("AnomalyDetector is not fitted; call fit(history) first")
+        check_fitted(self, "detectors_", hint="call fit(history) first")
         df = validate_readings(frame, name="frame", max_kwh=self.max_kwh)
         usable = df["corruption"] != "duplicate"
         feats = self._features(df[usable]).reindex(df.index)

@@ -15,9 +15,10 @@ from collections import defaultdict
 import networkx as nx
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 
-from models.errors import InvalidInput, NotFittedError
+from models.errors import InvalidInput, check_fitted
 
 ORDER_COLS = ("user_id", "side", "quantity_kwh", "limit_price", "interval", "status")
 TRADE_COLS = ("interval", "seller_id", "buyer_id", "quantity_kwh", "price")
@@ -136,7 +137,7 @@ def risk_level(risk: np.ndarray | pd.Series) -> np.ndarray:
     return np.select([r >= lo for lo, _ in LEVELS], [name for _, name in LEVELS], "low")
 
 
-class TradingFraudDetector:
+class TradingFraudDetector(BaseEstimator):
     """Per-user trading risk: ring membership, collusive groups, a supervised classifier (when
     labels are given to ``fit``) and an IsolationForest novelty score, combined by ``max``.
 
@@ -173,8 +174,7 @@ class TradingFraudDetector:
               capacity: pd.Series | None = None) -> pd.DataFrame:
         """Per user: features, ``novelty``, ``probability``, ``ring``, ``group``, ``risk``,
         ``risk_level``."""
-        if not hasattr(self, "novelty_"):
-            raise NotFittedError("TradingFraudDetector is not fitted; call fit() first")
+        check_fitted(self, "novelty_")
         f = user_features(orders, trades, capacity)
         x = f[list(FEATURES)].to_numpy()
         r = -self.novelty_.score_samples(x) / -self.novelty_.offset_

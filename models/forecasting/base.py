@@ -12,7 +12,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from models.errors import InvalidInput, NotFittedError
+from models import errors
+from models.errors import InvalidInput
 
 
 @runtime_checkable
@@ -102,9 +103,8 @@ def check_horizon(horizon: object) -> int:
 
 
 def check_fitted(model: object, attribute: str) -> None:
-    """Raise :class:`NotFittedError` if ``model`` has no learned ``attribute``."""
-    if not hasattr(model, attribute):
-        raise NotFittedError(f"{type(model).__name__} is not fitted; call fit(y) first")
+    """:func:`models.errors.check_fitted` for a point model (fitted on a series ``y``)."""
+    errors.check_fitted(model, attribute, hint="call fit(y) first")
 
 
 def repeat_cycle(cycle: np.ndarray, horizon: int) -> np.ndarray:

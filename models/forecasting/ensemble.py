@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 
 from models.errors import InvalidInput
 from models.forecasting.base import PointModel, check_fitted, check_horizon
-from models.forecasting.registry import make_model
+from models.forecasting.catalog import make_model
 
 
 def inverse_error_weights(errors: Mapping[str, np.ndarray], top: int | None = None,

@@ -31,6 +31,7 @@ from models.forecasting.base import (
     check_series,
     steps_per_day,
 )
+from models.forecasting.catalog import BASELINES, MODEL_PATHS, SITE_MODELS, make_model
 from models.forecasting.conformal import check_levels, conformal_widths, intervals
 from models.forecasting.daylight import Site, as_site
 from models.forecasting.ensemble import (
@@ -40,10 +41,9 @@ from models.forecasting.ensemble import (
     inverse_error_weights,
     stacked_weights,
 )
-from models.forecasting.registry import BASELINES, MODEL_PATHS, SITE_MODELS, make_model
 
 if TYPE_CHECKING:
-    from models.backtest import BacktestResult
+    from models.forecasting.backtest import BacktestResult
 
 FORMAT = "solchain-forecaster"
 VERSION = 1
@@ -160,7 +160,7 @@ class Forecaster(BaseEstimator):
     def _backtests(self, y: pd.Series, X: pd.DataFrame | None,
                    horizon: int) -> dict[str, BacktestResult]:
         """Backtest each member; in auto/ensemble mode skip members that cannot run here."""
-        from models.backtest import backtest  # models.backtest imports this package
+        from models.forecasting.backtest import backtest
 
         results: dict[str, BacktestResult] = {}
         failures: dict[str, str] = {}

@@ -124,9 +124,9 @@ class Grid:
     @classmethod
     def from_pandapower(cls, net: Any) -> Grid:
         """Import a pandapower (or MATPOWER-converted) case with its poly/pwl generator costs."""
-        from models.optimization.pandapower_import import grid_from_pandapower
+        from models.optimization.pandapower_import import grid_tables_from_pandapower
 
-        return grid_from_pandapower(net)
+        return cls(**grid_tables_from_pandapower(net))
 
 
 def _fill(frame: pd.DataFrame, defaults: dict[str, Any]) -> pd.DataFrame:

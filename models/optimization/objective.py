@@ -8,13 +8,33 @@ hour) plus every kW of hour-to-hour ramp at the reference price.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cvxpy as cp
 import numpy as np
 
 if TYPE_CHECKING:
-    from models.optimization.model import DispatchModel
+    from models.optimization.grid import Grid
+
+
+class DispatchModel(Protocol):
+    """What the objective phase reads of ``model.DispatchModel`` (kept here, so that the
+    objective does not import the model that imports it)."""
+
+    grid: Grid
+    T: int
+    var: dict[str, Any]
+    terms: dict[str, Any]
+    slacks: dict[str, list[tuple[cp.Variable, list[Any]]]]
+    curtail: np.ndarray
+    nonrenewable: np.ndarray
+
+    @property
+    def inp(self) -> Any:
+        """The model's ``ModelInputs`` (prices, carbon, weights, reference price)."""
+
+    def add(self, group: str, *constraints: cp.Constraint) -> None:
+        """Register constraints under their group name."""
 
 TIE_BREAK = 1e-6
 """Throughput penalty (times the reference price, per kWh) so that, when energy is worth nothing,

@@ -1,8 +1,10 @@
-"""Import a pandapower (or MATPOWER-converted) case as a ``Grid`` for DC-OPF-style dispatch.
+"""Read a pandapower (or MATPOWER-converted) case into the tables of a ``Grid`` (DC-OPF dispatch).
 
 The case is converted with pandapower's own PYPOWER converter so that buses, branches (lines and
 transformers with their tap ratios), generator limits and cost functions are exactly what
 ``pandapower.rundcopp`` optimises. Units are turned into the model's: MW -> kW, $/MWh -> $/kWh.
+``Grid.from_pandapower`` builds (and checks) the grid from these tables, so this module needs
+nothing from ``grid``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from models.errors import InvalidInput
-from models.optimization.grid import Grid
 
 # PYPOWER column indices (pandapower.pypower.idx_*), fixed by the MATPOWER case format.
 _BUS_I, _BUS_TYPE, _PD, _GS = 0, 1, 2, 4
@@ -25,8 +26,9 @@ _PW_LINEAR, _POLYNOMIAL = 1, 2
 _KW_PER_MW = 1000.0
 
 
-def grid_from_pandapower(net: Any) -> Grid:
-    """Nodes are pandapower bus indices; ``nodes.demand_kw`` holds the case's load (plus shunt G)."""
+def grid_tables_from_pandapower(net: Any) -> dict[str, Any]:
+    """``Grid`` keyword arguments: nodes are pandapower bus indices; ``nodes.demand_kw`` holds
+    the case's load (plus shunt G)."""
     try:
         from pandapower.converter.pypower.to_ppc import to_ppc
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -55,8 +57,8 @@ def grid_from_pandapower(net: Any) -> Grid:
         "shift_rad": np.deg2rad(br[:, _SHIFT].real),
     })
     generators = _generators(ppc, lookups, net, bus_ids)
-    return Grid(nodes=nodes, lines=lines, generators=generators, connection=None,
-                base_kva=base_mva * _KW_PER_MW)
+    return {"nodes": nodes, "lines": lines, "generators": generators, "connection": None,
+            "base_kva": base_mva * _KW_PER_MW}
 
 
 def _bus_ids(net: Any, lookups: dict[str, Any], n_bus: int) -> list[Any]:

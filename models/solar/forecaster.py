@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from models.errors import InvalidInput, NotFittedError
+from models.errors import InvalidInput, NotFittedError, check_fitted
 from models.forecasting.conformal import check_levels
 from models.solar import correction as corr
 from models.solar.clock import shift_frame, solar_days
@@ -130,8 +130,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
 
     def summary(self) -> str:
         """What the fit learned, in a few lines (the system, the correction, the intervals)."""
-        if not hasattr(self, "system_"):
-            raise NotFittedError("SolarForecaster.summary called before fit")
+        check_fitted(self, "system_")
         s = self.system_
         lines = [f"system: tilt {s.tilt:.1f}°, azimuth {s.azimuth:.1f}°, {s.kwp:.2f} kWp, "
                  f"AC limit {s.ac_limit_kw:.2f} kW, {len(s.shade.cells)} shaded cells, "
@@ -244,8 +243,7 @@ class SolarForecaster(BaseEstimator):  # type: ignore[misc]
         return np.maximum(frame["clear_kw"].to_numpy() * step_h, floor)
 
     def _predict_frame(self, weather: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        if not hasattr(self, "system_"):
-            raise NotFittedError("SolarForecaster.predict called before fit")
+        check_fitted(self, "system_")
         wx = prepare_weather(weather)
         if self.model_ is not None and self.cloud_ and ("cloud_cover" not in wx
                                                         or wx["cloud_cover"].isna().any()):

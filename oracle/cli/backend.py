@@ -28,7 +28,7 @@ def serve(
     """Serve /api/v1/* and /v1/forecast from the replay until interrupted."""
     if speed <= 0:
         raise ConfigError(f"--speed = {speed}: must be positive", key="speed", value=speed)
-    from oracle.sources.reference_server import serve as run_server
+    from oracle.simulator.backend import serve as run_server
 
     run_server(host, port, speed, meters=meters, weeks=weeks, seed=seed,
                history_hours=history_hours)

@@ -10,10 +10,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
-from oracle.app import open_store
-from oracle.chain import keystore
+from oracle.app import chain_account, open_store
 from oracle.chain.contracts import deploy_all, deploy_params
-from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.config import load_secrets
 from oracle.store.deployments import Deployments
@@ -24,20 +22,15 @@ app = typer.Typer(help="Deploy the oracle's contracts and list their addresses."
                   no_args_is_help=True)
 console = Console()
 
-DEV_FUNDING_WEI = 10**20
-
 
 @app.command("deploy")
 def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     """Deploy EnergyPriceOracle, AnomalyRegistry and GridOptimizationRegistry (one transaction
     each, the keystore's account as signer, transmitter and reporter); record them."""
     settings = settings_for(config, db_url)
-    engine = open_store(settings)
-    account = keystore.load(settings.chain.keystore_path,
-                            load_secrets(settings).keystore_password)
-    w3 = connect(settings.chain)
-    if is_dev_chain(w3) and w3.eth.get_balance(account.address) == 0:
-        fund_from_dev_account(w3, account.address, DEV_FUNDING_WEI)
+    secrets = load_secrets(settings)
+    engine = open_store(settings, secrets)
+    w3, account = chain_account(settings, secrets, ephemeral_on_dev=False)  # as the daemon does
     deployed = deploy_all(w3, account, Deployments(engine), deploy_params(settings))
     for name, address in deployed.items():
         typer.echo(f"{name:<26} {address}  (chain {w3.eth.chain_id})")

@@ -19,8 +19,8 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
         ) -> None:
     """The daemon: scheduled jobs in the foreground, JSON logs; SIGTERM finishes the running job."""
     from oracle import logs
+    from oracle.api.server import bind
     from oracle.scheduler import stop_on_signals
-    from oracle.serving.server import bind
 
     stop = threading.Event()
     stop_on_signals(stop)  # first thing: a SIGTERM during start-up is a clean stop too
@@ -29,9 +29,9 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
     sock = None if no_api else bind(settings.api.host, settings.api.port)  # a taken port: exit 1
 
     from oracle import jobs
+    from oracle.api.server import serve_in_thread
     from oracle.app import build
     from oracle.scheduler import Daemon, JobRecorder, JobSpec
-    from oracle.serving.server import serve_in_thread
 
     app = build(settings)
     if sock is not None:
@@ -56,8 +56,8 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
 
 def _api(target: Any, metrics: Any, readiness: Any) -> Any:
     """Health, metrics and the model endpoints (in worker processes), behind the guard."""
-    from oracle.api import create_api
-    from oracle.serving.routes import api_token, guard_requests, routers_for
+    from oracle.api.probes import create_api
+    from oracle.api.routes import api_token, guard_requests, routers_for
 
     settings = getattr(target, "settings", target)
     api = create_api(metrics, readiness, routers_for(target))
@@ -80,7 +80,7 @@ def demo(
     dispatch cost, tx hash and gas), then where the database is and how to query the audit log.
     """
     from oracle import logs
-    from oracle.demo import print_epilogue, run_demo
+    from oracle.cli.demo import print_epilogue, run_demo
 
     logs.configure("ERROR", json_lines=False)
     wide = Console(width=max(console.width, 150), soft_wrap=True)
@@ -97,9 +97,9 @@ def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     model endpoints (each call in one of api.workers worker processes, stopped past
     api.request_timeout_s or when its client leaves). A taken port: one line, exit 1."""
     from oracle import logs
-    from oracle.api import Readiness
+    from oracle.api.server import bind, serve_forever
     from oracle.app import open_store
-    from oracle.serving.server import bind, serve_forever
+    from oracle.readiness import Readiness
     from oracle.telemetry import Metrics
 
     settings = settings_for(config, db_url)

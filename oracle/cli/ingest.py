@@ -9,15 +9,11 @@ import click
 import typer
 
 from oracle import logs
-from oracle.app import open_store
+from oracle.app import build
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
-from oracle.config import load_secrets
 from oracle.errors import ConfigError
-from oracle.ingestion_pass import ingest_once
-from oracle.sources.client import BackendClient
+from oracle.jobs.ingestion import ingest_once
 from oracle.sources.schemas import TIME_MAX, TIME_MIN
-from oracle.sources.validation import PlausibilityRules
-from oracle.sources.weather import WeatherClient
 from oracle.textsafe import printable
 
 
@@ -65,18 +61,13 @@ def ingest(
     if weather_url:
         settings = settings.model_copy(
             update={"weather": settings.weather.model_copy(update={"url": weather_url})})
-    secrets = load_secrets(settings)
-    engine = open_store(settings, secrets)
-    client = BackendClient(settings.backend, secrets.backend_token)
-    weather = None if no_weather else WeatherClient(settings.weather)
+    window = _time(since, "--since"), _time(until, "--until")
+    app = build(settings, with_chain=False, with_weather=not no_weather)  # the parts, from app
     try:
-        report = ingest_once(client, weather, engine, since=_time(since, "--since"),
-                             until=_time(until, "--until"),
-                             rules=PlausibilityRules(interval_s=settings.scheduler.interval_s))
+        report = ingest_once(app.backend, app.weather, app.engine, since=window[0],
+                             until=window[1], rules=app.plausibility)
     finally:
-        client.close()
-        if weather is not None:
-            weather.close()
+        app.close()
     for note in report.notes:
         click.echo(f"warning: {note}")
     if report.weather_error is not None:

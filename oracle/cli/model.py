@@ -11,6 +11,6 @@ app = typer.Typer(help="Run one model on files (CSV or JSON), and manage the mod
 
 # Each family registers its own command on this sub-app (oracle/cli/model_<family>.py).
 FAMILIES = ("model_forecasting", "model_pricing", "model_anomaly", "model_optimization",
-            "models_registry")
+            "model_versions")
 for _name in FAMILIES:
     importlib.import_module(f"oracle.cli.{_name}").register(app)

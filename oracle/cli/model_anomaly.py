@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from models.anomaly import AnomalyDetector
-from models.errors import InvalidInput
-from models.errors import ModelError as ModelFailure
 from oracle.cli._common import (
     ConfigOpt,
     InputOpt,
@@ -20,8 +18,8 @@ from oracle.cli._common import (
     write_output,
 )
 from oracle.config import ApiSettings
-from oracle.errors import ModelError, SourceDataInvalid
 from oracle.limits import Limits, check_at_most
+from oracle.model_errors import model_errors
 
 REQUIRED = ["meter_id", "ts", "consumption_kwh", "production_kwh"]
 HistoryOpt = Annotated[
@@ -40,12 +38,8 @@ def detect_file(input_path: Path, output: Path, history: Path | None = None,
     past = read_table(history, required=REQUIRED) if history is not None else frame
     for path, rows in ((input_path, frame), (history or input_path, past)):
         check_at_most(str(path), len(rows), limits.max_points, "max_points", "rows")
-    try:
+    with model_errors():
         found = AnomalyDetector().fit(past).detect(frame)
-    except InvalidInput as err:
-        raise SourceDataInvalid(str(err), field=err.field, row=err.row, value=err.value) from err
-    except ModelFailure as err:
-        raise ModelError(str(err)) from err
     found["ts"] = found["ts"].map(lambda t: t.isoformat())
     write_output(found, output)
     return len(found)

@@ -9,13 +9,12 @@ import pandas as pd
 import typer
 
 from models.errors import InvalidInput
-from models.errors import ModelError as ModelFailure
 from models.features import degree_features, temperature_on
 from models.forecasting import Forecaster
 from models.forecasting.base import future_index
+from models.forecasting.catalog import SITE_MODELS
 from models.forecasting.daylight import Site
 from models.forecasting.forecaster import CHOICES
-from models.forecasting.registry import SITE_MODELS
 from oracle.cli._common import (
     ConfigOpt,
     InputOpt,
@@ -26,8 +25,9 @@ from oracle.cli._common import (
     write_output,
 )
 from oracle.config import ApiSettings
-from oracle.errors import ConfigError, ModelError, SourceDataInvalid
+from oracle.errors import ConfigError, SourceDataInvalid
 from oracle.limits import Limits, check_at_most
+from oracle.model_errors import model_errors
 
 HorizonOpt = Annotated[int, typer.Option("--horizon", "-H", min=1,
                                          help="Steps to forecast (at the series' frequency; "
@@ -156,14 +156,9 @@ def forecast_file(input_path: Path, output: Path, horizon: int, model: str = "au
     check_at_most(f"{input_path}", len(y), limits.max_points, "max_points", "points")
     X, X_future = weather_inputs(weather, y.index, horizon) if weather else (None, None)
     level = tuple(levels) if levels else (80, 95)
-    try:
+    with model_errors(str(input_path)):
         forecast = Forecaster(model=model, horizon=horizon, level=level,
                               site=where).fit(y, X).predict(horizon, X_future)
-    except InvalidInput as err:
-        raise SourceDataInvalid(f"{input_path}: {err}", field=err.field, row=err.row,
-                                value=err.value) from err
-    except ModelFailure as err:
-        raise ModelError(str(err)) from err
     forecast.index = forecast.index.map(lambda t: t.isoformat())
     forecast.index.name = ts_column
     write_output(forecast.reset_index(), output)

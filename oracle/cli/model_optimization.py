@@ -52,9 +52,10 @@ from oracle.cli._common import (
     write_output,
 )
 from oracle.config import ApiSettings
-from oracle.errors import InputTooLarge, ModelError, SourceDataInvalid
+from oracle.errors import InputTooLarge, SourceDataInvalid
 from oracle.jsonsafe import excerpt
 from oracle.limits import Limits, check_dispatch
+from oracle.model_errors import translate
 
 FRAMES = ("flows", "generation", "renewable_spilled", "storage_charge", "storage_discharge",
           "state_of_charge", "demand_shift", "demand_curtailed", "unserved", "served_demand",
@@ -74,11 +75,8 @@ def optimize_file(input_path: Path, output: Path, limits: Limits | None = None) 
     except InputTooLarge as err:
         raise InputTooLarge(f"{input_path}: {err}", field=err.field, setting=err.setting,
                             limit=err.limit) from None
-    except InvalidInput as err:
-        raise SourceDataInvalid(f"{input_path}: {err}", field=err.field, row=err.row,
-                                value=err.value) from err
     except ModelFailure as err:
-        raise ModelError(f"{input_path}: {err}") from err
+        raise translate(err, str(input_path)) from err
     except (TypeError, ValueError) as err:  # wrong shapes or types in the JSON document
         raise SourceDataInvalid(f"{input_path}: {excerpt(str(err), 200)}", field="input",
                                 value=None) from err

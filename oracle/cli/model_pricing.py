@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from models.errors import InvalidInput
 from models.errors import ModelError as ModelFailure
 from models.pricing import clear_by_node, clear_market, split_orders
 from oracle.cli._common import (
@@ -21,8 +20,8 @@ from oracle.cli._common import (
     write_output,
 )
 from oracle.config import ApiSettings
-from oracle.errors import ModelError, SourceDataInvalid
 from oracle.limits import Limits, check_at_most
+from oracle.model_errors import translate
 
 REQUIRED = ["order_id", "side", "quantity_kwh", "limit_price", "ts"]
 
@@ -58,11 +57,8 @@ def clear_file(input_path: Path, output: Path, rule: str = "uniform", floor: flo
                 str(node): clearing.to_dict() for node, clearing in nodes.items()}}
         else:
             result = clear_market(bids, offers, rule=rule, floor=floor, cap=cap).to_dict()
-    except InvalidInput as err:
-        raise SourceDataInvalid(f"{input_path}: {err}", field=err.field, row=err.row,
-                                value=err.value) from err
     except ModelFailure as err:
-        raise ModelError(str(err)) from err
+        raise translate(err, str(input_path)) from err
     write_output(result, output)
     return result
 

@@ -21,8 +21,8 @@ def train(model: Annotated[str, typer.Option("--model", help="Forecaster to tune
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from oracle.app import open_store
-    from oracle.serving.registry import ModelRegistry
-    from oracle.serving.training import train_forecaster, zone_demand
+    from oracle.lifecycle.registry import ModelRegistry
+    from oracle.lifecycle.training import train_forecaster, zone_demand
 
     settings = settings_for(config, db_url)
     engine = open_store(settings)
@@ -42,8 +42,8 @@ def evaluate(report: Annotated[Path, typer.Option("--report", help="Directory fo
              = Path("var/report"), config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     """Score stored forecasts against actuals and write the HTML report with plots."""
     from oracle.app import open_store
-    from oracle.serving.evaluation import gather
-    from oracle.serving.report import render_report
+    from oracle.lifecycle.evaluation import gather
+    from oracle.lifecycle.html_report import render_report
 
     engine = open_store(settings_for(config, db_url))
     data = gather(engine)

@@ -1,7 +1,7 @@
 """Data in: the backend REST client, the weather client, payload schemas and plausibility rules.
 
-The reference backend (``reference_server``) and its replay dataset (``replay``) are imported
-on demand: they pull in FastAPI, pvlib and pmdarima, which the daemon does not need.
+The reference backend and its replay dataset live in ``oracle.simulator``, apart from the
+client that speaks to any backend.
 """
 
 from oracle.sources.client import BackendClient, ReadingsPage

@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal
 
@@ -14,7 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from oracle.config import BackendSettings
-from oracle.errors import SourceDataInvalid
+from oracle.errors import SourceDataInvalid, SourceUnavailable
 from oracle.sources.http import DEFAULT_MAX_BYTES, JsonHttp, RetryPolicy
 from oracle.sources.schemas import (
     Batch,
@@ -135,3 +135,12 @@ class BackendClient:
             raise ValueError("an idempotency key is required")
         self._http.request("POST", f"/api/v1/oracle/{kind}", body=payload,
                            headers={"Idempotency-Key": idempotency_key}, expect_json=False)
+
+
+def replay_now(settings: BackendSettings) -> datetime:
+    """The reference backend's replay clock (``/healthz``), for replays in accelerated time."""
+    try:
+        reply = httpx.get(f"{settings.url.rstrip('/')}/healthz", timeout=settings.timeout_s)
+        return datetime.fromisoformat(reply.json()["replay_now"]).astimezone(UTC)
+    except (httpx.HTTPError, KeyError, ValueError) as err:
+        raise SourceUnavailable(f"backend clock at {settings.url}/healthz: {err}") from err

@@ -47,6 +47,7 @@ class WeatherClient:
     def __init__(self, settings: WeatherSettings, *, transport: httpx.BaseTransport | None = None,
                  retries: int = 2, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.settings = settings
         self._http = JsonHttp(settings.url, name="weather", timeout_s=settings.timeout_s,
                               policy=RetryPolicy(retries=retries), max_bytes=max_bytes,
                               headers={"Accept": "application/json"}, transport=transport,

@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 
 from oracle.config import BackendSettings, WeatherSettings
 from oracle.errors import ConfigError, SourceDataInvalid, SourceUnavailable
-from oracle.ingestion_pass import ingest_once
+from oracle.jobs.ingestion import ingest_once
+from oracle.simulator.backend import ReplayClock, create_app, serve_in_thread
+from oracle.simulator.replay import Replay, build_replay
 from oracle.sources.client import BackendClient
-from oracle.sources.reference_server import ReplayClock, create_app, serve_in_thread
-from oracle.sources.replay import Replay, build_replay
 from oracle.sources.weather import WeatherClient
 from oracle.store import ingestion as repo
 

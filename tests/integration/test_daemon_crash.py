@@ -23,9 +23,10 @@ from conftest import free_port
 from sqlalchemy.engine import Engine
 from web3 import Web3
 
-from oracle.app import replay_now
 from oracle.chain.encoding import to_answer
-from oracle.reporting import round_number
+from oracle.chain.reports import round_number
+from oracle.config import BackendSettings
+from oracle.sources.client import replay_now
 from oracle.store.engine import make_engine
 
 pytestmark = [pytest.mark.postgres, pytest.mark.hardhat, pytest.mark.slow]
@@ -116,7 +117,7 @@ def _watermark(engine: Engine) -> datetime | None:
 
 def _caught_up(engine: Engine, backend_url: str) -> bool:
     mark = _watermark(engine)
-    return mark is not None and mark >= replay_now(backend_url, 5) - 2 * STEP
+    return mark is not None and mark >= replay_now(BackendSettings(url=backend_url, timeout_s=5)) - 2 * STEP
 
 
 def _state(engine: Engine) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from web3 import Web3
 
 from oracle.chain.encoding import to_answer
-from oracle.reporting import round_number
+from oracle.chain.reports import round_number
 from oracle.store.engine import make_engine
 
 pytestmark = [pytest.mark.postgres, pytest.mark.hardhat, pytest.mark.slow]

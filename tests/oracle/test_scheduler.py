@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from oracle.errors import ModelError, SourceUnavailable
-from oracle.leader import LeaderLock
 from oracle.scheduler import Daemon, JobRecorder, JobSpec
 from oracle.store.audit import AuditLog
 from oracle.store.engine import session_scope
+from oracle.store.leader import LeaderLock
 from oracle.store.tables import JobRun
 from oracle.telemetry import Metrics
 

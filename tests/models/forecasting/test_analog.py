@@ -8,8 +8,8 @@ import pytest
 
 from models.errors import InvalidInput, NotFittedError
 from models.forecasting.analog import DayAnalog, WeekAnalog
+from models.forecasting.catalog import make_model
 from models.forecasting.decomposition import stl_decompose
-from models.forecasting.registry import make_model
 
 
 def series(days: int = 15, freq: str = "1h", seed: int = 1) -> pd.Series:

@@ -8,6 +8,7 @@ import pytest
 
 from models.errors import InvalidInput
 from models.forecasting import Forecaster
+from models.forecasting.catalog import make_model
 from models.forecasting.daylight import (
     Site,
     as_site,
@@ -16,7 +17,6 @@ from models.forecasting.daylight import (
     solar_elevation,
     twilight_mask,
 )
-from models.forecasting.registry import make_model
 
 LONDON = Site(51.5, -0.13, "Europe/London")
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from models.errors import InvalidInput, NotFittedError
+from models.forecasting.catalog import make_model
 from models.forecasting.ensemble import (
     WeightedEnsemble,
     combine,
@@ -14,7 +15,6 @@ from models.forecasting.ensemble import (
     inverse_error_weights,
     stacked_weights,
 )
-from models.forecasting.registry import make_model
 
 
 def test_inverse_error_weights_favour_the_smaller_error() -> None:

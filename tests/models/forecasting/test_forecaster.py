@@ -10,8 +10,8 @@ import pytest
 
 from models.errors import InvalidInput, NotFittedError
 from models.forecasting import Forecaster
+from models.forecasting.catalog import BASELINES, make_model
 from models.forecasting.forecaster import DEFAULT_CANDIDATES
-from models.forecasting.registry import BASELINES, make_model
 
 
 def demand(days: int = 14, freq: str = "1h", seed: int = 3) -> pd.Series:

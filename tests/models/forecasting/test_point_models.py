@@ -10,7 +10,7 @@ import pytest
 
 from models.errors import InvalidInput, NotFittedError
 from models.forecasting.base import PointModel
-from models.forecasting.registry import make_model
+from models.forecasting.catalog import make_model
 
 MODELS = ["seasonal_naive", "ets", "mstl_ar", "arima"]
 # a two-order search keeps the SARIMAX tests fast; the default grid is tested once below

@@ -11,8 +11,8 @@ import pytest
 
 from models.errors import InvalidInput, NotFittedError
 from models.forecasting import Forecaster
+from models.forecasting.catalog import make_model
 from models.forecasting.prophet import ProphetForecaster
-from models.forecasting.registry import make_model
 
 pytest.importorskip("prophet")
 

@@ -9,7 +9,7 @@ import pytest
 from models.errors import InvalidInput
 from models.features import DEGREE_COLUMNS, degree_features, temperature_on
 from models.forecasting import Forecaster
-from models.forecasting.registry import make_model
+from models.forecasting.catalog import make_model
 
 
 def weather_demand(days: int = 21, seed: int = 5) -> tuple[pd.Series, pd.Series]:

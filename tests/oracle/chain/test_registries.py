@@ -15,7 +15,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from oracle.chain.encoding import FLAGGING_TYPES, LEAF_TYPEHASH, anomaly_fields, meter_key, schedule_bytes
-from oracle.reporting import anomaly_call, price_call, round_number, schedule_call
+from oracle.chain.reports import anomaly_call, price_call, round_number, schedule_call
 
 
 def _batch(w3: Web3, n: int, batch_id: int | None = None) -> Batch:

@@ -11,7 +11,6 @@ from oracle.cli import main
 from oracle.store.audit import AuditLog
 from oracle.store.engine import make_engine
 
-
 HEAD = "0003"  # the newest revision under migrations/versions/
 
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from oracle.cli import backend
 from oracle.cli.ingest import ingest
 from oracle.errors import ConfigError, SourceUnavailable
-from oracle.sources.reference_server import ReplayClock, create_app, serve_in_thread
-from oracle.sources.replay import build_replay
+from oracle.simulator.backend import ReplayClock, create_app, serve_in_thread
+from oracle.simulator.replay import build_replay
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade
 

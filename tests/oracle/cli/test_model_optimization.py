@@ -9,6 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from oracle.cli.model_optimization import register
+from oracle.errors import ModelError
 
 EXAMPLE = Path(__file__).parents[2] / "data" / "grid_small.json"
 
@@ -66,6 +67,7 @@ def test_infeasible_plan_is_a_model_error(tmp_path: Path) -> None:
     bad = tmp_path / "tight.json"
     bad.write_text(json.dumps(doc))
     result = CliRunner().invoke(_app(), ["optimize", "-i", str(bad), "-o", str(tmp_path / "o.json")])
-    assert type(result.exception).__name__ == "ModelError"
-    assert "line_limits" in str(result.exception)
+    assert isinstance(result.exception, ModelError)  # a SolveFailed, naming the binding group
+    assert type(result.exception).__name__ == "SolveFailed"
+    assert result.exception.binding == "line_limits" and "line_limits" in str(result.exception)
     assert not (tmp_path / "o.json").exists()  # never a partial plan

@@ -14,8 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from oracle.cli import main
-from oracle.sources.reference_server import ReplayClock, create_app, serve_in_thread
-from oracle.sources.replay import build_replay
+from oracle.simulator.backend import ReplayClock, create_app, serve_in_thread
+from oracle.simulator.replay import build_replay
 from oracle.store import engine as store_engine
 from oracle.store.engine import make_engine
 from oracle.store.migrate import upgrade

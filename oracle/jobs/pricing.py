@@ -1,0 +1,75 @@
+"""The price stage: clear the book for T; publish on deviation or heartbeat (-> outbox)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from oracle.chain.reports import (
+    price_call,
+    report_id,
+    round_number,
+    should_publish,
+)
+from oracle.jobs.shared import queue
+from oracle.model_errors import model_errors
+from oracle.store import results
+from oracle.store.audit import append_entry
+from oracle.store.engine import session_scope
+
+if TYPE_CHECKING:
+    from oracle.app import Application
+
+
+def _forward_curve(app: Application, start: datetime) -> list[float]:
+    """Forward price curve for the next 24 h: supply-demand-ratio pricing on the forecasts."""
+    from models.pricing.strategies import supply_demand_price
+
+    zone, p = app.settings.pricing.zone, app.settings.pricing
+    with session_scope(app.engine) as session:
+        demand = results.forecast_frame(session, target="demand", entity_id=zone, origin=start)
+        solar = results.forecast_frame(session, target="solar", entity_id=zone, origin=start)
+    if demand.empty or solar.empty:
+        return []
+    tariffs = app.tariffs
+    return [round(min(p.cap, max(p.floor, supply_demand_price(
+        max(s, 0.0), max(d, 1e-9), tariffs["export_price"], tariffs["import_price"]))), 6)
+        for d, s in zip(demand["mean"], solar["mean"], strict=False)]
+
+
+@model_errors("price", unexpected=True)
+def price(app: Application, start: datetime) -> dict[str, Any]:
+    """Clear the book for T; queue a price report on deviation or heartbeat."""
+    from models.pricing import clear_market, split_orders
+    from models.pricing.components import price_components
+
+    p = app.settings.pricing
+    with session_scope(app.engine) as session:
+        orders = results.orders_frame(session, start)
+    bids, offers = split_orders(orders) if not orders.empty else (orders, orders)
+    clearing = clear_market(bids, offers, rule=p.rule, floor=p.floor, cap=p.cap)
+    rid = report_id("price", p.zone, start)
+    with session_scope(app.engine) as session:
+        last = results.last_published_round(session, p.zone, start)
+        decision = should_publish(clearing.price, start, last.price if last else None,
+                                  last.interval_start.replace(tzinfo=UTC) if last else None,
+                                  deviation_percent=p.deviation_percent, heartbeat_s=p.heartbeat_s)
+        components = (price_components(clearing.price, floor=p.floor, cap=p.cap).as_dict()
+                      if clearing.price is not None else None)
+        results.save_price_round(
+            session, zone=p.zone, interval_start=start, rule=p.rule, price=clearing.price,
+            volume_kwh=clearing.volume, buyer_surplus=clearing.buyer_surplus,
+            seller_surplus=clearing.seller_surplus, components=components,
+            matches=clearing.matches.head(500).to_dict("records") if not clearing.matches.empty else [],
+            published=decision.publish, publish_reason=decision.reason,
+            report_id=rid if decision.publish else None)
+        append_entry(session, "price.round", {"interval_start": start, "price": clearing.price,
+                                              "volume_kwh": clearing.volume,
+                                              "decision": decision.reason}, ref=rid)
+    queued = False
+    if decision.publish and clearing.price is not None:
+        call = price_call(p.zone, round_number(start, app.settings.scheduler.interval_s),
+                          clearing.price, _forward_curve(app, start), app.settings.chain.feed_decimals)
+        queued = queue(app, rid, "price", call, start)
+    return {"price": clearing.price, "volume_kwh": clearing.volume, "publish": decision.reason,
+            "queued": queued}

@@ -1,0 +1,40 @@
+"""The push stage: results for T back to the backend, keyed by report id (store -> backend)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from oracle.chain.reports import (
+    report_id,
+)
+from oracle.store import results
+from oracle.store.engine import session_scope
+from oracle.store.tables import PriceRound
+
+if TYPE_CHECKING:
+    from oracle.app import Application
+
+
+def push(app: Application, start: datetime) -> dict[str, Any]:
+    """Results for T back to the backend; the report id is the idempotency key."""
+    zone = app.settings.pricing.zone
+    pushed = 0
+    with session_scope(app.engine) as session:
+        round_ = session.get(PriceRound, (zone, start))
+        forecasts = results.forecast_frame(session, target="demand", entity_id=zone, origin=start)
+    if round_ is not None:
+        app.backend.post_result("prices", {"zone": zone, "interval_start": start.isoformat(),
+                                           "price": round_.price, "volume_kwh": round_.volume_kwh},
+                                report_id("price", zone, start))
+        pushed += 1
+    if not forecasts.empty:
+        app.backend.post_result("forecasts", {
+            "zone": zone, "origin": start.isoformat(),
+            "items": [{"ts": pd.Timestamp(t).isoformat(), "mean": m}
+                      for t, m in zip(forecasts["ts"], forecasts["mean"], strict=True)]},
+            report_id("forecast", zone, start))
+        pushed += 1
+    return {"pushed": pushed}

@@ -1,0 +1,140 @@
+"""``oracle evaluate``: stored forecasts scored against the readings that came true, and the
+stored anomalies, price rounds and dispatch schedules, gathered into a :class:`ReportData`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from oracle.lifecycle.html_report import ReportData
+from oracle.store.tables import (
+    AnomalyRow,
+    DispatchSchedule,
+    ForecastRow,
+    ModelRun,
+    ModelVersion,
+    PriceRound,
+    Reading,
+)
+
+LEVELS = (80, 95)
+
+
+def _frame(rows: list[Any]) -> pd.DataFrame:
+    return pd.DataFrame([r.model_dump() for r in rows])
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    return pd.to_datetime(series, utc=True)
+
+
+def actual_demand(session: Session) -> pd.Series:
+    """Zone demand per hour: the sum of every meter's consumption in that hour."""
+    rows = session.exec(select(Reading.ts, Reading.consumption_kwh)).all()
+    if not rows:
+        return pd.Series(dtype=float)
+    frame = pd.DataFrame(rows, columns=["ts", "consumption_kwh"])
+    frame["ts"] = _utc(frame["ts"]).dt.floor("h")
+    return frame.groupby("ts")["consumption_kwh"].sum()
+
+
+def scored_forecasts(engine: Engine, target: str = "demand") -> pd.DataFrame:
+    """Every stored forecast step whose hour has been observed, with actual, error, horizon."""
+    with Session(engine) as session:
+        forecasts = _frame(list(session.exec(select(ForecastRow)
+                                             .where(col(ForecastRow.target) == target)).all()))
+        actual = actual_demand(session)
+    if forecasts.empty or actual.empty:
+        return pd.DataFrame()
+    forecasts["ts"], forecasts["origin"] = _utc(forecasts["ts"]), _utc(forecasts["origin"])
+    forecasts["actual"] = forecasts["ts"].map(actual)
+    forecasts = forecasts.dropna(subset=["actual"])
+    forecasts["horizon"] = ((forecasts["ts"] - forecasts["origin"]) / pd.Timedelta("1h")).round()
+    forecasts["error"] = forecasts["mean"] - forecasts["actual"]
+    return forecasts
+
+
+def forecast_metrics(scored: pd.DataFrame) -> pd.DataFrame:
+    """MAE, RMSE, MAPE and interval coverage per model."""
+    rows = {}
+    for model, part in scored.groupby("model"):
+        error, actual = part["error"].to_numpy(), part["actual"].to_numpy()
+        row = {"steps": len(part), "mae": float(np.mean(np.abs(error))),
+               "rmse": float(np.sqrt(np.mean(error ** 2))),
+               "mape_%": float(100 * np.mean(np.abs(error) / np.maximum(np.abs(actual), 1e-9)))}
+        for level in LEVELS:
+            inside = (part[f"lo_{level}"] <= part["actual"]) & (part["actual"] <= part[f"hi_{level}"])
+            row[f"coverage_{level}_%"] = float(100 * inside[part[f"lo_{level}"].notna()].mean())
+        rows[model] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _latest_forecast(scored: pd.DataFrame) -> pd.DataFrame:
+    origin = scored["origin"].max()
+    last = scored[scored["origin"] == origin].set_index("ts").sort_index()
+    return last[["actual", "mean", *[f"{b}_{lv}" for lv in LEVELS for b in ("lo", "hi")]]]
+
+
+def _calibration(scored: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for level in LEVELS:
+        part = scored[scored[f"lo_{level}"].notna()]
+        if len(part):
+            inside = (part[f"lo_{level}"] <= part["actual"]) & (part["actual"] <= part[f"hi_{level}"])
+            rows.append({"nominal": float(level), "empirical": float(100 * inside.mean())})
+    return pd.DataFrame(rows)
+
+
+def _dispatch(engine: Engine) -> dict[str, Any]:
+    with Session(engine) as session:
+        row = session.exec(select(DispatchSchedule)
+                           .order_by(col(DispatchSchedule.interval_start).desc())).first()
+    if row is None or not isinstance(row.schedule, dict):
+        return {}
+    doc = row.schedule
+    out: dict[str, Any] = {}
+    if doc.get("state_of_charge_kwh"):
+        out["soc"] = pd.DataFrame(doc["state_of_charge_kwh"])
+    if doc.get("grid_import_kw"):
+        out["grid_import"] = pd.Series(doc["grid_import_kw"], dtype=float)
+    if doc.get("line_loading"):
+        out["line_loading"] = pd.DataFrame(doc["line_loading"])
+    return out
+
+
+def gather(engine: Engine) -> ReportData:
+    """Everything the evaluation report shows, from the store."""
+    scored = scored_forecasts(engine)
+    data = ReportData()
+    if not scored.empty:
+        data.forecast = _latest_forecast(scored)
+        data.by_horizon = scored.assign(abs_error=scored["error"].abs()).groupby("horizon").agg(
+            mae=("abs_error", "mean"), bias=("error", "mean"))
+        data.calibration = _calibration(scored)
+        data.tables["Forecast metrics by model"] = forecast_metrics(scored)
+    with Session(engine) as session:
+        anomalies = _frame(list(session.exec(select(AnomalyRow)).all()))
+        prices = _frame(list(session.exec(select(PriceRound)).all()))
+        versions = _frame(list(session.exec(select(ModelVersion)).all()))
+        runs = _frame(list(session.exec(select(ModelRun).order_by(col(ModelRun.id).desc())
+                                        .limit(50)).all()))
+    if not anomalies.empty:
+        data.anomalies = anomalies[["meter_id", "ts", "type", "severity"]]
+        data.tables["Anomalies by type and severity"] = pd.crosstab(anomalies["type"],
+                                                                     anomalies["severity"])
+    if not prices.empty:
+        prices["interval_start"] = _utc(prices["interval_start"])
+        data.clearing = prices.set_index("interval_start").sort_index()[["price", "volume_kwh"]]
+    for key, value in _dispatch(engine).items():
+        setattr(data, key, value)
+    if not versions.empty:
+        data.tables["Model registry"] = versions[["name", "version", "family", "stage", "metrics",
+                                                  "created_at"]]
+    if not runs.empty:
+        data.tables["Recent model runs"] = runs[["model", "version", "purpose", "status",
+                                                 "metrics", "started_at"]]
+    return data

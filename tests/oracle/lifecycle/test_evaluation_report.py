@@ -1,0 +1,111 @@
+"""The evaluation report: stored results scored and drawn; rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy.engine import Engine
+
+from oracle.lifecycle.evaluation import gather
+from oracle.lifecycle.html_report import render_report
+from oracle.store.engine import make_engine, session_scope
+from oracle.store.migrate import upgrade
+from oracle.store.tables import AnomalyRow, DispatchSchedule, ForecastRow, PriceRound, Reading
+
+T0 = pd.Timestamp("2024-05-06T00:00:00Z")
+
+
+def populate(engine: Engine) -> None:
+    """Two meters, three days; forecasts biased by +2 kWh with ±3 (95%) and ±1 (80%) bands."""
+    hours = pd.date_range(T0, periods=72, freq="h")
+    demand = {ts: 10 + 4 * np.sin(2 * np.pi * ts.hour / 24) for ts in hours}
+    with session_scope(engine) as s:
+        for ts, value in demand.items():
+            for meter, share in (("m1", 0.4), ("m2", 0.6)):
+                s.add(Reading(meter_id=meter, ts=ts.to_pydatetime(),
+                              consumption_kwh=share * value, production_kwh=0.0))
+        for origin in (hours[24], hours[48]):
+            for h in range(1, 24):
+                ts = origin + timedelta(hours=h)
+                mean = demand[ts] + 2
+                s.add(ForecastRow(target="demand", entity_id="zone-1", origin=origin.to_pydatetime(),
+                                  ts=ts.to_pydatetime(), mean=mean, lo_80=mean - 1, hi_80=mean + 1,
+                                  lo_95=mean - 3, hi_95=mean + 3, model="ets"))
+        for i, (meter, severity) in enumerate([("m1", "high"), ("m2", "medium"), ("m1", "low")]):
+            s.add(AnomalyRow(interval_start=hours[10 * i].to_pydatetime(), meter_id=meter,
+                             ts=hours[10 * i + 1].to_pydatetime(), type="consumption_spike",
+                             score=0.9, severity=severity, confidence=0.8,
+                             recommended_action="inspect"))
+        for i in range(24):
+            s.add(PriceRound(zone="zone-1", interval_start=hours[i].to_pydatetime(),
+                             rule="uniform", price=0.1 + 0.01 * (i % 5), volume_kwh=5 + i % 7))
+        s.add(DispatchSchedule(
+            zone="zone-1", interval_start=hours[0].to_pydatetime(), horizon_h=4, total_cost=1.0,
+            renewable_share=0.5, carbon_kg=1.0, peak_reduction=10.0, schedule_hash="0x00",
+            schedule={"grid_import_kw": [3, 2, 0, 1], "state_of_charge_kwh": {"a": [5, 6, 8, 7]},
+                      "line_loading": {"a->b": [0.2, 0.5, 0.9, 0.4]}}))
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Path:
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    upgrade(engine)
+    populate(engine)
+    return render_report(gather(engine), tmp_path / "report")
+
+
+def test_gather_scores_stored_forecasts(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    upgrade(engine)
+    populate(engine)
+    data = gather(engine)
+    metrics = data.tables["Forecast metrics by model"].loc["ets"]
+    assert metrics["mae"] == pytest.approx(2.0) and metrics["steps"] == 46
+    assert metrics["coverage_95_%"] == pytest.approx(100.0)
+    assert metrics["coverage_80_%"] == pytest.approx(0.0)
+    assert data.calibration is not None and list(data.calibration["empirical"]) == [0.0, 100.0]
+    assert data.by_horizon is not None and data.by_horizon["bias"].to_numpy() == pytest.approx(2.0)
+    assert data.forecast is not None and len(data.forecast) == 23
+
+
+def test_report_embeds_every_plot(report: Path) -> None:
+    page = report.read_text()
+    titles = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
+    assert titles == ["Forecast against actual", "Error by horizon", "Interval calibration",
+                      "Anomaly timeline per meter", "Clearing prices and volumes", "Dispatch"]
+    assert "Forecast metrics by model" in page and "Anomalies by type and severity" in page
+    assert "src=\"http" not in page  # self-contained
+
+
+def test_empty_store_renders_a_note(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    upgrade(engine)
+    page = render_report(gather(engine), tmp_path / "r").read_text()
+    assert "No stored results" in page and "<img" not in page
+
+
+@pytest.mark.chromium
+def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path, chromium: Path) -> None:
+    shot = report.parent / "report.png"
+    profile = tmp_path / "chromium-profile"
+    subprocess.run([str(chromium), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}",
+                    f"--screenshot={shot}", "--window-size=1280,2000", report.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    from matplotlib import image
+
+    pixels = image.imread(shot)
+    assert pixels.shape[:2] == (2000, 1280)
+    # A rendered page has text and plots: many distinct colours, not a blank or error page.
+    colours = np.unique((pixels[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) > 200
+    # The first plot (drawn in matplotlib's tab:blue) is visible in the screenshot.
+    blue = np.all(np.abs(pixels[..., :3] - np.array([0.12, 0.47, 0.71])) < 0.03, axis=-1)
+    assert blue.sum() > 500
