@@ -11,7 +11,9 @@ import pandas as pd
 from oracle.errors import SourceDataInvalid
 from oracle.jobs.shared import FORECAST_HOURS, HISTORY, hourly
 from oracle.model_errors import model_errors
+from oracle.sources.weather import location_key, weather_point
 from oracle.store import results
+from oracle.store import solar as solar_repo
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 from oracle.store.readings import totals_frame
@@ -19,6 +21,7 @@ from oracle.store.tables import ForecastRow
 
 if TYPE_CHECKING:
     from models.forecasting import Forecaster
+    from models.solar.fleet import FleetForecast
     from oracle.app import Application
 
 
@@ -43,22 +46,85 @@ def forecast(app: Application, start: datetime) -> dict[str, Any]:
         raise SourceDataInvalid(f"forecast: no readings before {start:%Y-%m-%d %H:%M}",
                                 field="readings", value=0)
     out: dict[str, Any] = {}
+    fleet, why_not = solar_fleet(app, start)
     with session_scope(app.engine) as session:
         for target, column in (("demand", "consumption_kwh"), ("solar", "production_kwh")):
-            y = hourly(frame, column, start - HISTORY, start).dropna()
-            y.index.freq = "h"  # type: ignore[misc]
             model = app.settings.models.forecast_model
-            prediction = forecaster_for(app).fit(y).predict(FORECAST_HOURS)
+            if target == "solar" and fleet is not None:
+                prediction, model = fleet.zone, SOLAR_FLEET_MODEL
+                for meter_id, meter_frame in fleet.meters.items():
+                    results.save_forecast(session, target="solar", entity_id=meter_id,
+                                          origin=start, frame=meter_frame, model=model)
+                out["solar_meters"] = len(fleet.meters)
+                out["solar_meters_learned"] = sum(fleet.learned.values())
+            else:
+                y = hourly(frame, column, start - HISTORY, start).dropna()
+                y.index.freq = "h"  # type: ignore[misc]
+                prediction = forecaster_for(app).fit(y).predict(FORECAST_HOURS)
             if target == "solar":
                 prediction = prediction.clip(lower=0.0)
             results.save_forecast(session, target=target, entity_id=app.settings.pricing.zone,
                                   origin=start, frame=prediction, model=model)
             out[f"{target}_next_kwh"] = float(prediction["mean"].iloc[0])
         weather = app.readiness.degraded.get("weather")
-        if weather is not None:  # the solar forecast is made from production history alone
-            out["degraded"] = f"{weather}; solar forecast without weather input"
+        if fleet is None and why_not is not None:
+            out["solar_model"] = f"{model}: {why_not}"
+        if weather is not None:
+            out["degraded"] = (f"{weather}; solar forecast without weather input"
+                               if fleet is None else  # made from production history alone
+                               f"{weather}; solar forecast from the last stored weather forecast")
         append_entry(session, "forecast", {"origin": start, **out}, ref=f"forecast:{start:%Y-%m-%dT%H:%MZ}")
     return out
+
+
+SOLAR_FLEET_MODEL = "solar_fleet"
+WEATHER_STEP = timedelta(hours=1)  # stored weather is hourly, each value the mean of the hour ending at its stamp
+
+
+def solar_fleet(app: Application, start: datetime) -> tuple[FleetForecast | None, str | None]:
+    """Per-prosumer PV forecasts for the 24 h from ``start`` and the zone as their sum.
+
+    Every PV meter is forecast from its own production history and the stored weather at its
+    place (``models.solar.fleet``). Returns ``(None, reason)`` when that cannot be done for every
+    PV meter (no PV meters, a meter without a place, weather missing for the history or the
+    next 24 h): the zone's solar is then forecast from its production history alone, as before.
+    """
+    from models.solar.fleet import PVMeter, forecast_fleet
+
+    since, until = start - HISTORY, start + timedelta(hours=FORECAST_HOURS)
+    with session_scope(app.engine) as session:
+        meters = solar_repo.pv_meters(session)
+        if meters.empty:
+            return None, "no meter has PV"
+        unplaced = meters[meters["lat"].isna() | meters["lon"].isna()]
+        if not unplaced.empty:
+            return None, f"meter {unplaced['meter_id'].iloc[0]} has no lat/lon"
+        production = solar_repo.production_by_meter(session, list(meters["meter_id"]), since,
+                                                     start)
+        weather: dict[str, pd.DataFrame] = {}
+        for lat, lon in {weather_point(a, b) for a, b in zip(meters["lat"], meters["lon"],
+                                                               strict=True)}:
+            key = location_key(lat, lon)
+            weather[key] = solar_repo.weather_at(session, key, since, until)
+    labels = pd.date_range(start + WEATHER_STEP, until, freq=WEATHER_STEP, tz=UTC)
+    fleet_in = []
+    for row in meters.itertuples(index=False):
+        key = location_key(*weather_point(row.lat, row.lon))
+        wx = weather[key]
+        future = wx.reindex(labels)
+        if wx.empty or future["shortwave_radiation"].isna().any():
+            return None, f"no stored weather forecast at {key} for the next {FORECAST_HOURS} h"
+        past = wx.loc[wx.index <= start].dropna(subset=["shortwave_radiation"])
+        # a reading is stamped at its interval's start, the weather at its hour's end
+        kwh = production[row.meter_id] if row.meter_id in production else pd.Series(dtype=float)
+        history = pd.Series(kwh.to_numpy(), index=kwh.index + WEATHER_STEP).reindex(past.index)
+        fleet_in.append(PVMeter(row.meter_id, float(row.pv_kwp), float(row.lat), float(row.lon),
+                                history, past, future))
+    fleet = forecast_fleet(fleet_in)
+    fleet.zone.index = fleet.zone.index - WEATHER_STEP
+    for frame in fleet.meters.values():
+        frame.index = frame.index - WEATHER_STEP
+    return fleet, None
 
 
 def one_step_errors(app: Application, start: datetime, window: timedelta = timedelta(days=2)

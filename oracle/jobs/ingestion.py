@@ -28,7 +28,7 @@ from oracle.jobs.shared import HISTORY
 from oracle.sources.client import BackendClient
 from oracle.sources.schemas import MeterIn, Rejected
 from oracle.sources.validation import PlausibilityRules, check_meters, check_orders, known_meters
-from oracle.sources.weather import WeatherClient
+from oracle.sources.weather import WeatherClient, weather_point
 from oracle.store import ingestion as repo
 from oracle.store.audit import AuditLog
 from oracle.textsafe import printable
@@ -264,7 +264,7 @@ def ingest_weather(weather: WeatherClient, engine: Engine, meters: Sequence[Mete
                    since: datetime, until: datetime, forecast_h: int) -> tuple[int, str | None]:
     """Hourly weather for each distinct 0.1 degree point of the meters, past and forecast;
     the hours stored and the first point's error (every point is tried)."""
-    points = sorted({(round(m.lat, 1), round(m.lon, 1)) for m in meters
+    points = sorted({weather_point(m.lat, m.lon) for m in meters
                      if m.lat is not None and m.lon is not None})
     stored, error = 0, None
     for lat, lon in points:

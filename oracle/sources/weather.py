@@ -36,6 +36,11 @@ class WeatherHour:
         return {"location": self.location, "ts": self.ts, **self.values}
 
 
+def weather_point(lat: float, lon: float) -> tuple[float, float]:
+    """The point whose weather serves a meter: its place rounded to 0.1 degree (about 10 km)."""
+    return round(lat, 1), round(lon, 1)
+
+
 def location_key(lat: float, lon: float) -> str:
     """The store's location key: latitude and longitude rounded to 2 decimals (about 1 km)."""
     return f"{lat:.2f},{lon:.2f}"

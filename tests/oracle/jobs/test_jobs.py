@@ -96,7 +96,11 @@ def test_ticks_store_rows_and_queue_each_report_once(world) -> None:  # type: ig
     reports = _count(app, "SELECT COUNT(*) FROM reports")
     rows = {t: _count(app, f"SELECT COUNT(*) FROM {t}")
             for t in ("forecasts", "price_rounds", "anomalies", "dispatch_schedules")}
-    assert rows["forecasts"] == 48 and rows["price_rounds"] == 1 and rows["dispatch_schedules"] == 1
+    pv_meters = _count(app, "SELECT COUNT(*) FROM meters WHERE pv_kwp > 0")
+    assert pv_meters > 0
+    # zone demand and solar, and each PV meter's own solar: 24 hours each
+    assert rows["forecasts"] == 24 * (2 + pv_meters)
+    assert rows["price_rounds"] == 1 and rows["dispatch_schedules"] == 1
     # Re-running the same interval writes the same rows and queues nothing new.
     jobs.run_tick(app, first.interval_start)
     assert _count(app, "SELECT COUNT(*) FROM reports") == reports
@@ -104,6 +108,45 @@ def test_ticks_store_rows_and_queue_each_report_once(world) -> None:  # type: ig
     jobs.submit(app)
     assert _count(app, "SELECT COUNT(DISTINCT report_id) FROM transactions") == reports
     assert AuditLog(app.engine).verify().ok
+
+
+def test_the_zone_solar_forecast_is_the_sum_of_the_prosumers_own(world) -> None:  # type: ignore[no-untyped-def]
+    """Each PV meter is forecast from its own history and the weather at its place; the zone's
+    solar forecast is their sum at every hour, and the dark hours are exactly zero."""
+    app, clock = world
+    _advance(clock, 10)
+    done = jobs.catch_up(app)
+    assert done[0].stages["forecast"] == "ok"
+    with app.engine.connect() as conn:
+        zone = dict(conn.execute(text(
+            "SELECT ts, mean FROM forecasts WHERE target = 'solar' AND entity_id = :z"),
+            {"z": app.settings.pricing.zone}).all())
+        meters = dict(conn.execute(text(
+            "SELECT f.ts, SUM(f.mean) FROM forecasts f JOIN meters m ON m.meter_id = f.entity_id"
+            " WHERE f.target = 'solar' GROUP BY f.ts")).all())
+        models = {r[0] for r in conn.execute(text(
+            "SELECT DISTINCT model FROM forecasts WHERE target = 'solar'")).all()}
+    assert len(zone) == 24 and set(zone) == set(meters)
+    for ts, total in zone.items():
+        assert total == pytest.approx(meters[ts], abs=1e-9)
+    assert min(zone.values()) == 0.0 and max(zone.values()) > 0  # night is zero, day is not
+    assert models == {"solar_fleet"}
+
+
+def test_without_stored_weather_the_zone_solar_comes_from_its_history(world) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    _advance(clock, 10)
+    (done,) = jobs.catch_up(app)
+    with app.engine.begin() as conn:
+        conn.execute(text("DELETE FROM weather"))
+    out = jobs.forecast(app, done.interval_start + HOUR)
+    assert "no stored weather forecast at" in out["solar_model"]
+    with app.engine.connect() as conn:
+        models = {r[0] for r in conn.execute(text(
+            "SELECT DISTINCT model FROM forecasts WHERE target = 'solar' AND origin ="
+            " (SELECT MAX(origin) FROM forecasts) AND entity_id = :z"),
+            {"z": app.settings.pricing.zone}).all()}
+    assert models == {app.settings.models.forecast_model}
 
 
 def test_backend_down_for_several_ticks_is_caught_up_in_order(world) -> None:  # type: ignore[no-untyped-def]
@@ -295,7 +338,8 @@ def test_a_weather_outage_does_not_stop_the_tick(world) -> None:  # type: ignore
     (outcome,) = jobs.catch_up(app)
     assert outcome.stages["ingest"].startswith("degraded: weather unavailable")
     assert outcome.stages["forecast"].startswith("degraded: weather unavailable")
-    assert "solar forecast without weather input" in outcome.stages["forecast"]
+    # the weather forecast stored by an earlier pass still covers the next 24 h: it is used
+    assert "solar forecast from the last stored weather forecast" in outcome.stages["forecast"]
     assert outcome.stages["price"] == "ok" and outcome.interval_start in _price_reports(app)
     assert outcome.figures["ingest"]["readings"] > 0 and outcome.figures["ingest"]["orders"] > 0
     (forecast,) = AuditLog(app.engine).list(kind="forecast")
