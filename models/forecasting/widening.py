@@ -4,8 +4,9 @@ The inner-backtest (split-conformal) intervals of ``Forecaster`` assume the next
 look like the last few weeks'. Where they do not (a hot spell, a holiday), coverage falls. A
 held-out *validation* block measures that: for each level, ``choose_scales`` picks the smallest
 factor on a fixed grid by which the half-widths (around the mean) must be multiplied for the
-validation coverage to reach ``target`` (by default the nominal level); ``apply_scales`` then
-widens any later forecast frame by those factors. The grid and target are fixed before any
+validation coverage to reach ``target`` (by default the nominal level); factors below one narrow
+intervals that over-cover (over-coverage misses a coverage goal too). ``apply_scales`` then
+rescales any later forecast frame by those factors. The grid and target are fixed before any
 forecast is scored; the choice sees only validation forecasts and actuals.
 """
 
@@ -19,7 +20,7 @@ import pandas as pd
 from models.errors import InvalidInput
 from models.forecasting.conformal import check_levels
 
-GRID = (1.0, 1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0)
+GRID = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.45, 1.6, 1.8, 2.0)
 
 
 def _bounds(frame: pd.DataFrame, level: float, row: int) -> tuple[np.ndarray, ...]:

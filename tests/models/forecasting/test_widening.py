@@ -43,9 +43,16 @@ def test_narrow_intervals_widened_on_validation_cover_later_days() -> None:
     np.testing.assert_allclose(widened[0]["mean"], later[0][0]["mean"])
 
 
-def test_well_calibrated_intervals_are_left_alone() -> None:
-    scales = choose_scales(*frames_for(np.random.default_rng(3), 14, sd=0.9))
-    assert scales == {80.0: 1.0, 95.0: 1.0}
+def test_well_calibrated_intervals_are_left_alone_and_wide_ones_narrowed() -> None:
+    assert choose_scales(*frames_for(np.random.default_rng(3), 14, sd=1.0)) == {80.0: 1.0,
+                                                                               95.0: 1.0}
+    rng = np.random.default_rng(4)
+    validation, later = frames_for(rng, 7, sd=0.7), frames_for(rng, 30, sd=0.7)
+    assert coverage(*later, 95) > 0.99
+    scales = choose_scales(*validation)
+    assert scales[95] in (0.7, 0.8)
+    narrowed = [apply_scales(f, scales) for f in later[0]]
+    assert 0.93 <= coverage(narrowed, later[1], 95) <= 0.985
 
 
 def test_the_largest_factor_when_none_suffices() -> None:
