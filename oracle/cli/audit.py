@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from oracle.app import open_store
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.errors import AuditChainBroken, ConfigError
 from oracle.store.audit import AuditLog, as_utc
+from oracle.store.connect import open_store
 from oracle.store.tables import AuditEntry
 
 app = typer.Typer(help="Query and verify the tamper-evident audit log.", no_args_is_help=True)

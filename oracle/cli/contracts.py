@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import col, select
 
-from oracle.app import open_store
 from oracle.chain import keystore
 from oracle.chain.contracts import deploy_all, deploy_params
 from oracle.chain.provider import connect, fund_from_dev_account, is_dev_chain
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.config import load_secrets
+from oracle.store.connect import open_store
 from oracle.store.deployments import Deployments
 from oracle.store.engine import session_scope
 from oracle.store.tables import ContractDeployment

@@ -9,7 +9,6 @@ import click
 import typer
 
 from oracle import logs
-from oracle.app import open_store
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.config import load_secrets
 from oracle.errors import ConfigError
@@ -18,6 +17,7 @@ from oracle.sources.client import BackendClient
 from oracle.sources.schemas import TIME_MAX, TIME_MIN
 from oracle.sources.validation import PlausibilityRules
 from oracle.sources.weather import WeatherClient
+from oracle.store.connect import open_store
 from oracle.textsafe import printable
 
 
