@@ -21,7 +21,7 @@ app = typer.Typer(
          "signed on chain, with a tamper-evident audit log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
     cls=LazyGroup,  # commands are imported when run (oracle/cli/lazy.py): a fast start
 )
 
