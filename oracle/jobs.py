@@ -42,6 +42,7 @@ from oracle.errors import (
     RpcUnavailable,
     SourceDataInvalid,
 )
+from oracle.published import record_confirmed
 from oracle.reporting import (
     ChainCall,
     anomaly_call,
@@ -156,6 +157,12 @@ def ingest(app: Application, start: datetime) -> dict[str, Any]:
               "weather": None if report.weather_error is None
               else f"weather unavailable: {report.weather_error}"}
     for name, reason in faults.items():  # the tick goes on without them; readiness says so
+        was = name in app.readiness.degraded
+        if reason is None and was:
+            log.info("%s recovered: no longer degraded", name)
+        elif reason is not None and not was:
+            log.warning("degraded: running without %s (%s); logged again on recovery", name,
+                        reason[:300])
         if reason is None:
             app.readiness.degraded.pop(name, None)
         else:
@@ -380,6 +387,8 @@ def submit(app: Application) -> dict[str, Any]:
             append_entry(session, "chain.alert", {"kind": alert.kind, "message": alert.message},
                          ref=alert.ref)
         pending = session.exec(_pending_reports()).all()
+        record_confirmed(session, app.metrics, summary.confirmed,
+                         interval_s=app.settings.scheduler.interval_s, now=app.clock())
     _chain_metrics(app, summary, len(pending))
     if summary.deferred is not None:
         raise RpcUnavailable(summary.deferred)
