@@ -19,8 +19,7 @@ from sqlalchemy.engine import Engine
 
 from oracle.config import Secrets, Settings, load_secrets
 from oracle.readiness import Readiness
-from oracle.store import migrate
-from oracle.store.engine import make_engine
+from oracle.store.connect import open_store
 from oracle.store.leader import LeaderLock
 from oracle.telemetry import Metrics
 
@@ -35,17 +34,6 @@ if TYPE_CHECKING:
     from oracle.sources.weather import WeatherClient
 
 log = logging.getLogger("oracle.app")
-
-
-def open_store(settings: Settings, secrets: Secrets | None = None, *,
-               require_schema: bool = True) -> Engine:
-    """Connect to the configured database; by default refuse a schema behind the code."""
-    secrets = secrets if secrets is not None else load_secrets(settings)
-    password = secrets.database_password.get_secret_value() if secrets.database_password else None
-    engine = make_engine(settings.database_url, password=password)
-    if require_schema:
-        migrate.check_schema(engine)
-    return engine
 
 
 @dataclass

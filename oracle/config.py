@@ -120,9 +120,8 @@ class WeatherSettings(Section):
 class SchedulerSettings(Section):
     interval_s: int = Field(default=3600, ge=1, description="Market interval length (one tick per interval).")
     pricing_every_s: int = Field(default=300, ge=1, description="How often the price job runs (the seed's update_frequency).")
-    ingest_every_s: int = Field(default=300, ge=1)
-    retrain_every_s: int = Field(default=86_400, ge=60)
-    misfire_grace_s: int = Field(default=60, ge=1)
+    retrain_every_s: int = Field(default=86_400, ge=60, description="How often the retrain job refits and backtests the forecaster (seconds).")
+    misfire_grace_s: int = Field(default=60, ge=1, description="A job that could not start on time still runs if it is at most this late (seconds); later, that run is skipped.")
     clock: Literal["wall", "backend"] = Field(default="wall", description="Time source: the wall clock, or the reference backend's replay clock (GET /healthz replay_now) for replays in accelerated time.")
     submit_every_s: float = Field(default=15.0, gt=0, description="How often the transaction manager broadcasts, confirms and bumps.")
 

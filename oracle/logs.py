@@ -53,7 +53,9 @@ def configure(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler.executors", "httpx", "uvicorn.access", "web3", "eth"):
+    # Libraries chatter at INFO (alembic: "Running upgrade", APScheduler: "Added job"); INFO is
+    # for operator-relevant events, so theirs are kept from WARNING up.
+    for noisy in ("apscheduler", "alembic", "httpx", "uvicorn.access", "web3", "eth"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for server in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # through our handler only
         logging.getLogger(server).handlers[:] = []

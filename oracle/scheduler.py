@@ -117,6 +117,7 @@ class Daemon:
         self.recorder = recorder
         self.leader = leader
         self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self._role: str | None = None  # "leader" / "standby": logged once on each change
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": misfire_grace_s},
@@ -131,12 +132,25 @@ class Daemon:
     def _guarded(self, spec: JobSpec) -> Any:
         if spec.needs_leader:
             try:
-                if not self.leader.try_acquire():
+                leading = self.leader.try_acquire()
+                self._note_role("leader" if leading else "standby")
+                if not leading:
                     return None  # standby: another daemon on this database is the leader
             except RetryableError as err:
                 self.recorder.unavailable(spec.name, err)
                 return None
         return self.recorder(spec)
+
+    def _note_role(self, role: str) -> None:
+        if role == self._role:
+            return
+        if role == "leader":
+            log.info("this daemon is now the leader: it runs the ticks and submits reports"
+                     + (" (took over from the previous leader)" if self._role else ""))
+        else:
+            log.info("standby: another daemon on this database is the leader; waiting to "
+                     "take over")
+        self._role = role
 
     def run_forever(self, *, install_signals: bool = True) -> None:
         if install_signals:

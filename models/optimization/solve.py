@@ -11,6 +11,7 @@ import numpy as np
 from models.errors import SolveFailed
 from models.optimization.grid import Grid
 from models.optimization.model import DispatchModel, ModelInputs
+from models.optimization.quiet import native_stdout_silenced
 
 _ACCEPTED = (cp.OPTIMAL, cp.OPTIMAL_INACCURATE)
 
@@ -28,7 +29,8 @@ def solve(problem: cp.Problem, solver: str | None = None) -> tuple[str, str, flo
     options = ({"highs_options": {"output_flag": False, "solver": "ipm"}} if solver == cp.HIGHS
                else {})
     try:
-        problem.solve(solver=solver, **options)
+        with native_stdout_silenced():  # the HiGHS banner
+            problem.solve(solver=solver, verbose=False, **options)
     except cp.SolverError as err:
         raise SolveFailed(f"dispatch: solver {solver} failed: {err}", status="solver_error") \
             from err
@@ -60,7 +62,9 @@ def diagnose_infeasibility(grid: Grid, inputs: ModelInputs) -> tuple[str, str]:
         model = DispatchModel(grid, inputs, relax=frozenset({group}))
         problem = model.build()
         try:
-            problem.solve(solver=cp.HIGHS)
+            with native_stdout_silenced():
+                problem.solve(solver=cp.HIGHS, verbose=False,
+                              highs_options={"output_flag": False})
         except cp.SolverError:
             continue
         if problem.status in _ACCEPTED and group in model.slacks:

@@ -11,8 +11,7 @@ import click
 import typer
 
 from oracle import __version__
-from oracle.cli import audit, backend, contracts, daemon, db, keys, model, training
-from oracle.cli.ingest import ingest
+from oracle.cli.lazy import LazyGroup
 from oracle.errors import OracleError
 from oracle.redact import one_line, redact
 
@@ -22,20 +21,9 @@ app = typer.Typer(
          "signed on chain, with a tamper-evident audit log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, pwsh)
+    cls=LazyGroup,  # commands are imported when run (oracle/cli/lazy.py): a fast start
 )
-app.add_typer(db.app, name="db")
-app.add_typer(audit.app, name="audit")
-app.add_typer(keys.app, name="keys")
-app.add_typer(contracts.app, name="contracts")
-app.add_typer(backend.app, name="backend")
-app.add_typer(model.app, name="model")
-app.command()(daemon.run)
-app.command()(daemon.demo)
-app.command()(daemon.serve)
-app.command()(ingest)
-app.command()(training.train)
-app.command()(training.evaluate)
 
 
 def _version(value: bool) -> None:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from oracle import jsonsafe
 from oracle.config import Settings, load_settings
 from oracle.errors import ConfigError, SourceDataInvalid
 from oracle.jsonsafe import excerpt
+
+if TYPE_CHECKING:  # pandas is imported by the commands that read or write tables
+    import pandas as pd
 
 ConfigOpt = Annotated[
     Path | None,
@@ -75,6 +78,8 @@ def read_json(path: Path) -> Any:
 
 def read_table(path: Path, *, required: list[str] | None = None) -> pd.DataFrame:
     """Read a CSV or JSON (list of records) file into a frame; names missing columns."""
+    import pandas as pd
+
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ConfigError(f"--input: unsupported file type {suffix!r}; use .csv or .json",
@@ -120,7 +125,8 @@ def check_output(path: Path, *, document: bool = False) -> None:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, pd.Timestamp):
+    pandas = sys.modules.get("pandas")  # a Timestamp exists only if pandas was imported
+    if pandas is not None and isinstance(value, pandas.Timestamp):
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars
         return _jsonable(value.item())
@@ -134,6 +140,8 @@ def _jsonable(value: Any) -> Any:
 def write_output(obj: pd.DataFrame | dict[str, Any] | list[Any], path: Path,
                  *, index: bool = False) -> None:
     """Write a frame (CSV or JSON records) or a plain object (JSON) atomically."""
+    import pandas as pd
+
     check_output(path, document=not isinstance(obj, pd.DataFrame))
     tmp = path.with_name(path.name + ".tmp")
     try:

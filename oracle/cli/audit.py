@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from oracle.app import open_store
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
+from oracle.cli.output import Column, FormatOpt, OutputFormat, emit
 from oracle.errors import AuditChainBroken, ConfigError
 from oracle.store.audit import AuditLog, as_utc
+from oracle.store.connect import open_store
 from oracle.store.tables import AuditEntry
 
 app = typer.Typer(help="Query and verify the tamper-evident audit log.", no_args_is_help=True)
 console = Console()
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-class Format(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 def parse_time(option: str, value: str | None) -> datetime | None:
@@ -52,6 +44,19 @@ def _record(entry: AuditEntry) -> dict[str, Any]:
             "prev_hash": entry.prev_hash, "hash": entry.hash}
 
 
+def _cut(limit: int) -> Callable[[Any], str]:
+    def show(value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        return text if len(text) <= limit else text[:limit - 3] + "..."
+    return show
+
+
+_AUDIT_COLUMNS = [Column("seq", "seq"), Column("time (UTC)", "ts", lambda v: str(v)[:19]),
+                  Column("kind", "kind"), Column("ref", "ref", lambda v: v or ""),
+                  Column("payload", "payload", _cut(60)),
+                  Column("hash", "hash", lambda v: str(v)[:12])]
+
+
 @app.command("list")
 def list_(
     since: Annotated[str | None, typer.Option(help="From this time (ISO 8601 or an age: 6h, 2d).")] = None,
@@ -59,7 +64,7 @@ def list_(
     kind: Annotated[str | None, typer.Option(help="Only this kind, e.g. price.round, job.run.")] = None,
     ref: Annotated[str | None, typer.Option(help="Only entries about this reference (report id...).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many entries.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: FormatOpt = OutputFormat.table,
     config: ConfigOpt = None,
     db_url: DbUrlOpt = None,
 ) -> None:
@@ -68,22 +73,8 @@ def list_(
     entries = log.list(since=parse_time("--since", since), until=parse_time("--until", until),
                        kind=kind, ref=ref, limit=limit)
     records = [_record(e) for e in entries]
-    if fmt is Format.json:
-        typer.echo(json.dumps(records, indent=1))
-    elif fmt is Format.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=["seq", "ts", "kind", "ref", "actor", "payload", "hash"],
-                                extrasaction="ignore")
-        writer.writeheader()
-        for r in records:
-            writer.writerow({**r, "payload": json.dumps(r["payload"], sort_keys=True)})
-    else:
-        table = Table("seq", "time (UTC)", "kind", "ref", "payload", "hash")
-        for r in records:
-            payload = json.dumps(r["payload"], sort_keys=True)
-            table.add_row(str(r["seq"]), r["ts"][:19], r["kind"], r["ref"] or "",
-                          payload if len(payload) <= 60 else payload[:57] + "...", r["hash"][:12])
-        console.print(table)
-        console.print(f"{len(records)} entr{'y' if len(records) == 1 else 'ies'}")
+    emit(records, fmt, _AUDIT_COLUMNS,
+         footer=f"{len(records)} entr{'y' if len(records) == 1 else 'ies'}")
 
 
 @app.command()

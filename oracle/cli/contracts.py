@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
-
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlmodel import col, select
 
-from oracle.app import chain_account, open_store
 from oracle.chain.contracts import deploy_all, deploy_params
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
+from oracle.cli.output import Column, FormatOpt, LegacyJsonOpt, OutputFormat, emit, reject_legacy_json
 from oracle.config import load_secrets
+from oracle.store.connect import open_store
 from oracle.store.deployments import Deployments
 from oracle.store.engine import session_scope
 from oracle.store.tables import ContractDeployment
@@ -27,6 +24,8 @@ console = Console()
 def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     """Deploy EnergyPriceOracle, AnomalyRegistry and GridOptimizationRegistry (one transaction
     each, the keystore's account as signer, transmitter and reporter); record them."""
+    from oracle.app import chain_account  # the daemon's wiring; heavy, so only when deploying
+
     settings = settings_for(config, db_url)
     secrets = load_secrets(settings)
     engine = open_store(settings, secrets)
@@ -40,9 +39,11 @@ def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
 def list_(
     config: ConfigOpt = None,
     db_url: DbUrlOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+    legacy_json: LegacyJsonOpt = False,
 ) -> None:
     """List recorded deployments: chain, name, address, block."""
+    reject_legacy_json(legacy_json)
     engine = open_store(settings_for(config, db_url))
     with session_scope(engine) as session:
         rows = session.exec(select(ContractDeployment).order_by(
@@ -51,11 +52,5 @@ def list_(
                 "tx_hash": r.tx_hash, "block_number": r.block_number,
                 "artifact_sha256": r.artifact_sha256, "deployed_at": r.deployed_at.isoformat()}
                for r in rows]
-    if as_json:
-        typer.echo(json.dumps(records, indent=1))
-        return
-    table = Table("chain", "name", "address", "block")
-    for r in records:
-        table.add_row(str(r["chain_id"]), str(r["name"]), str(r["address"]),
-                      str(r["block_number"]))
-    console.print(table)
+    emit(records, fmt, [Column("chain", "chain_id"), Column("name", "name"),
+                        Column("address", "address"), Column("block", "block_number")])

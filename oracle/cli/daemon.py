@@ -92,17 +92,25 @@ def demo(
         app.close()
 
 
-def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
+def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None,
+          host: Annotated[str | None, typer.Option(
+              help="Listen address (overrides api.host).")] = None,
+          port: Annotated[int | None, typer.Option(
+              min=1, max=65535, help="Listen port (overrides api.port).")] = None,
+          ) -> None:
     """The read-only HTTP API alone on api.host:api.port: /healthz, /readyz, /metrics and the
     model endpoints (each call in one of api.workers worker processes, stopped past
     api.request_timeout_s or when its client leaves). A taken port: one line, exit 1."""
     from oracle import logs
     from oracle.api.server import bind, serve_forever
-    from oracle.app import open_store
     from oracle.readiness import Readiness
+    from oracle.store.connect import open_store
     from oracle.telemetry import Metrics
 
     settings = settings_for(config, db_url)
+    chosen = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if chosen:
+        settings = settings.model_copy(update={"api": settings.api.model_copy(update=chosen)})
     logs.configure(settings.log_level)
     sock = bind(settings.api.host, settings.api.port)  # a taken port: one line, exit 1
     engine = open_store(settings)

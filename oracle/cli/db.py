@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from oracle.app import open_store
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.store import migrate
+from oracle.store.connect import open_store
 
 app = typer.Typer(help="Create and migrate the database schema (Alembic).", no_args_is_help=True)
 console = Console()

@@ -96,7 +96,9 @@ def run_demo(*, ticks: int, config: Path | None, db_url: str | None, rpc_url: st
     with serve_in_thread(create_app(replay, clock)) as url:  # type: ignore[arg-type]  # duck-typed clock
         settings = demo_settings(config, data_dir, db_url, rpc_url, url)
         migrate.upgrade(make_engine(settings.database_url))
-        app = build(settings, clock=clock)
+        # Deploy what is missing on the chain given too (a local hardhat node): build() does so
+        # on its own only for the in-process chain, and the demo needs the contracts either way.
+        app = build(settings, clock=clock, deploy_if_missing=True)
         console.print(f"reference backend at {url}; chain id {app.w3.eth.chain_id if app.w3 else '—'}; "
                       f"contracts deployed; transmitter {app.account.address if app.account else '—'}")
         with console.status("ingesting three weeks of history…"):

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
+from oracle.cli.output import Column, FormatOpt, LegacyJsonOpt, OutputFormat, emit, reject_legacy_json
 
 
 def _registry(config: ConfigOpt, db_url: DbUrlOpt):  # type: ignore[no-untyped-def]
-    from oracle.app import open_store
     from oracle.lifecycle.registry import ModelRegistry
+    from oracle.store.connect import open_store
 
     settings = settings_for(config, db_url)
     return ModelRegistry(open_store(settings), settings.data_dir / "models")
+
+
+def _window(record: dict[str, Any]) -> str:
+    start, end = record.get("data_start"), record.get("data_end")
+    return f"{str(start)[:10]} .. {str(end)[:10]}" if start and end else ""
+
+
+_MODEL_COLUMNS = [Column("name", "name"), Column("version", "version"),
+                  Column("family", "family"), Column("stage", "stage"),
+                  Column("data window", "", _window),
+                  Column("metrics", "metrics", lambda v: json.dumps(v, sort_keys=True)[:60]),
+                  Column("sha256", "artifact_sha256", lambda v: (v or "")[:12])]
 
 
 def register(model_app: typer.Typer) -> None:
@@ -25,20 +36,13 @@ def register(model_app: typer.Typer) -> None:
 
     @model_app.command("list")
     def list_models(name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
-                    as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+                    fmt: FormatOpt = OutputFormat.table, legacy_json: LegacyJsonOpt = False,
                     config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
         """Registered model versions with stage, data window and backtest metrics."""
+        reject_legacy_json(legacy_json)
         rows = _registry(config, db_url).list(name)
-        if as_json:
-            for r in rows:
-                typer.echo(json.dumps(r.model_dump(mode="json"), sort_keys=True))
-            return
-        table = Table("name", "version", "family", "stage", "data window", "metrics", "sha256")
-        for r in rows:
-            window = f"{r.data_start:%Y-%m-%d} .. {r.data_end:%Y-%m-%d}" if r.data_start and r.data_end else ""
-            table.add_row(r.name, r.version, r.family, r.stage, window,
-                          json.dumps(r.metrics, sort_keys=True)[:60], (r.artifact_sha256 or "")[:12])
-        Console().print(table)
+        records = [r.model_dump(mode="json") for r in rows]
+        emit(records, fmt, _MODEL_COLUMNS)
 
     @model_app.command("promote")
     def promote(name: str, version: str, config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:

@@ -326,6 +326,12 @@ def ingest(app: Application, start: datetime) -> dict[str, Any]:
               "weather": None if report.weather_error is None
               else f"weather unavailable: {report.weather_error}"}
     for name, reason in faults.items():  # the tick goes on without them; readiness says so
+        was = name in app.readiness.degraded
+        if reason is None and was:
+            log.info("%s recovered: no longer degraded", name)
+        elif reason is not None and not was:
+            log.warning("degraded: running without %s (%s); logged again on recovery", name,
+                        reason[:300])
         if reason is None:
             app.readiness.degraded.pop(name, None)
         else:

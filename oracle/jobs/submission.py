@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from oracle.errors import RpcUnavailable
+from oracle.jobs.published import record_confirmed
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 from oracle.store.tables import Report
@@ -33,6 +34,8 @@ def submit(app: Application) -> dict[str, Any]:
             append_entry(session, "chain.alert", {"kind": alert.kind, "message": alert.message},
                          ref=alert.ref)
         pending = session.exec(_pending_reports()).all()
+        record_confirmed(session, app.metrics, summary.confirmed,
+                         interval_s=app.settings.scheduler.interval_s, now=app.clock())
     _chain_metrics(app, summary, len(pending))
     if summary.deferred is not None:
         raise RpcUnavailable(summary.deferred)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import math
 import os
 import pickle
@@ -31,6 +32,8 @@ from oracle.errors import ModelError, SourceDataInvalid
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 from oracle.store.tables import AuditEntry, ModelVersion
+
+log = logging.getLogger("oracle.registry")
 
 STAGES = ("candidate", "champion", "archived")
 FAMILIES = ("forecasting", "solar", "pricing", "anomaly", "optimization")
@@ -159,7 +162,11 @@ class ModelRegistry:
                 "name": name, "version": version,
                 "previous": previous.version if previous is not None else None,
                 "reason": reason, "scores": scores or {}}), ref=f"model:{name}", actor=actor)
-            return target
+            was = previous.version if previous is not None else None
+        if was != version:  # a change of champion: said once, after it is committed
+            log.info("model %s version %s is now the champion (was %s; reason: %s)", name,
+                     version, was or "none", reason)
+        return target
 
     def rollback(self, name: str, *, reason: str = "manual", actor: str = "oracle") -> ModelVersion:
         """Restore the champion that the current champion replaced; the current one is archived."""
@@ -182,7 +189,9 @@ class ModelRegistry:
             append_entry(session, "model.rollback", {
                 "name": name, "from_version": current.version, "to_version": restored.version,
                 "reason": reason}, ref=f"model:{name}", actor=actor)
-            return restored
+            moved = (current.version, restored.version)
+        log.info("model %s rolled back from version %s to %s (reason: %s)", name, *moved, reason)
+        return restored
 
     def _replaced_by(self, session: Session, name: str, version: str) -> str | None:
         """The champion that ``version``'s latest promotion replaced, from the audit log."""

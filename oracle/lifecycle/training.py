@@ -47,6 +47,21 @@ SPACES: dict[str, Space] = {
 }
 
 
+# Hours of history a model needs before the holdout: a week (the weekly season and lags).
+MIN_HISTORY_H = 168
+
+
+def check_enough_history(name: str, y: pd.Series, *, window: int) -> None:
+    """A clear line, before any work, when there is too little stored demand to train on."""
+    needed = MIN_HISTORY_H + window
+    if len(y) < needed:
+        raise SourceDataInvalid(
+            f"too little data to train {name!r}: {len(y)} hours of zone demand stored (without "
+            f"gaps), {needed} needed ({MIN_HISTORY_H} h of history + {window} h held out to "
+            "score); ingest more (`oracle ingest`) or let the daemon run longer",
+            field="readings", value=len(y))
+
+
 @dataclass(frozen=True)
 class TrainResult:
     version: ModelVersion
@@ -89,23 +104,32 @@ def tune(name: str, y: pd.Series, *, window: int = 24, budget_s: float = 60.0,
     if name not in SPACES:
         raise SourceDataInvalid(f"--model {name!r}: no search space; choose one of "
                                 f"{', '.join(SPACES)}", field="model", value=name)
+    check_enough_history(name, y, window=window)
     fit_on, holdout = y.iloc[:-window], y.iloc[-window:]
+
+    failures: list[str] = []  # why trials failed, for the one line when none finished
 
     def objective(trial: Any) -> float:
         params = SPACES[name](trial)
         trial.set_user_attr("params", params)
-        value = score(_fit(name, params, fit_on), fit_on.index[-1], holdout)
+        try:
+            value = score(_fit(name, params, fit_on), fit_on.index[-1], holdout)
+        except (ModelError, ValueError) as err:
+            failures.append(f"{type(err).__name__}: {err}")
+            raise
         if on_trial is not None:
             on_trial(trial.number, value)
         return value
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial: said below, no traceback
     study = optuna.create_study(direction="minimize",
                                 sampler=optuna.samplers.TPESampler(seed=0))
     study.optimize(objective, n_trials=n_trials, timeout=budget_s, catch=(ModelError, ValueError))
     done = [t for t in study.trials if t.value is not None]
     if not done:
-        raise ModelError(f"tuning {name!r}: no trial finished within {budget_s:.0f}s")
+        why = f"; {failures[-1][:300]}" if failures else ""
+        raise ModelError(f"tuning {name!r}: no trial finished within {budget_s:.0f}s"
+                         f" ({len(failures)} failed){why}")
     return dict(study.best_trial.user_attrs["params"]), float(study.best_value), len(done)
 
 

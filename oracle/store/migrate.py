@@ -39,8 +39,15 @@ def _run(engine: Engine, action: str, revision: str) -> None:
             else:
                 command.downgrade(config, revision)
         except CommandError as err:
-            raise ConfigError(f"db {action} {revision}: {err}", key="revision",
-                              value=revision) from err
+            raise ConfigError(f"db {action} {revision}: {err}; known revisions: "
+                              f"{', '.join(known_revisions())} (or base, head)",
+                              key="revision", value=revision) from err
+
+
+def known_revisions() -> list[str]:
+    """Every revision under migrations/versions, oldest first."""
+    script = ScriptDirectory.from_config(_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

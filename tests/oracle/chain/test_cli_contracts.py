@@ -40,7 +40,7 @@ def test_deploy_records_three_contracts_and_list_shows_them(env: str) -> None:
     runner = CliRunner()
     deployed = runner.invoke(_cli(), ["contracts", "deploy", "--db-url", env])
     assert deployed.exit_code == 0, deployed.output
-    listed = runner.invoke(_cli(), ["contracts", "list", "--json", "--db-url", env])
+    listed = runner.invoke(_cli(), ["contracts", "list", "--format", "json", "--db-url", env])
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output)
     assert sorted(r["name"] for r in rows) == ["AnomalyRegistry", "EnergyPriceOracle",
@@ -55,5 +55,5 @@ def test_deploy_with_wrong_password_fails_before_touching_the_chain(
     monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", "nope")
     result = CliRunner().invoke(_cli(), ["contracts", "deploy", "--db-url", env])
     assert isinstance(result.exception, KeystoreError) and result.exception.exit_code == 2
-    listed = CliRunner().invoke(_cli(), ["contracts", "list", "--json", "--db-url", env])
+    listed = CliRunner().invoke(_cli(), ["contracts", "list", "--format", "json", "--db-url", env])
     assert json.loads(listed.output) == []

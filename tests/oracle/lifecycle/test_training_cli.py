@@ -56,7 +56,7 @@ def test_train_list_promote_rollback_evaluate(cli: tuple[typer.Typer, str], tmp_
                                      "--budget", "30", "--promote", "--db-url", url])
         assert result.exit_code == 0, result.output
         assert "is now the champion" in result.output
-    listed = runner.invoke(app, ["model", "list", "--json", "--db-url", url])
+    listed = runner.invoke(app, ["model", "list", "--format", "jsonl", "--db-url", url])
     rows = [json.loads(line) for line in listed.output.splitlines()]
     assert [(r["version"], r["stage"]) for r in rows] == [("2", "champion"), ("1", "archived")]
     assert rows[0]["params"]["model"] == "seasonal_naive" and rows[0]["metrics"]["trials"] == 2
