@@ -66,3 +66,36 @@ def list_(
         table.add_row(str(r["chain_id"]), str(r["name"]), str(r["address"]),
                       str(r["block_number"]))
     console.print(table)
+
+
+@app.command("set-signers")
+def set_signers(
+    signers: Annotated[list[str], typer.Argument(help="Every member's signer address.")],
+    quorum: Annotated[int, typer.Option("--quorum", min=1, max=31, help="Signatures a report needs (f+1).")],
+    config: ConfigOpt = None,
+    db_url: DbUrlOpt = None,
+) -> None:
+    """Replace the feed's signer set and quorum, and allow every signer to transmit (owner key:
+    the keystore's account). For a member added, removed or a key rotated."""
+    from eth_utils import is_address, to_checksum_address
+
+    from oracle.chain.contracts import bind_deployed, send
+    from oracle.errors import ConfigError
+
+    for i, address in enumerate(signers):
+        if not is_address(address):
+            raise ConfigError(f"signer {i + 1}: {address!r} is not an address", key="signers",
+                              value=address)
+    if quorum > len(signers):
+        raise ConfigError(f"--quorum {quorum} is above the {len(signers)} signers", key="quorum",
+                          value=quorum)
+    checksummed = [to_checksum_address(a) for a in signers]
+    settings = settings_for(config, db_url)
+    engine = open_store(settings)
+    account = keystore.load(settings.chain.keystore_path,
+                            load_secrets(settings).keystore_password)
+    w3 = connect(settings.chain)
+    feed = bind_deployed(w3, Deployments(engine).addresses(w3.eth.chain_id), "EnergyPriceOracle")
+    send(w3, account, feed.functions.setSigners(checksummed, quorum))
+    send(w3, account, feed.functions.setTransmitters(checksummed))
+    typer.echo(f"EnergyPriceOracle {feed.address}: {len(checksummed)} signers, quorum {quorum}")
