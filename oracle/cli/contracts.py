@@ -99,3 +99,35 @@ def set_signers(
     send(w3, account, feed.functions.setSigners(checksummed, quorum))
     send(w3, account, feed.functions.setTransmitters(checksummed))
     typer.echo(f"EnergyPriceOracle {feed.address}: {len(checksummed)} signers, quorum {quorum}")
+
+
+@app.command("record")
+def record(
+    name: Annotated[str, typer.Argument(help="EnergyPriceOracle, AnomalyRegistry or GridOptimizationRegistry.")],
+    address: Annotated[str, typer.Argument(help="Where another member deployed it.")],
+    config: ConfigOpt = None,
+    db_url: DbUrlOpt = None,
+) -> None:
+    """Record a contract another member deployed (a committee shares one feed), after checking
+    that code is there."""
+    from eth_utils import is_address, to_checksum_address
+
+    from oracle.chain.artifacts import load_artifact
+    from oracle.chain.contracts import DEPLOYED
+    from oracle.errors import ConfigError
+
+    if name not in DEPLOYED:
+        raise ConfigError(f"name: {name!r} is not one of {list(DEPLOYED)}", key="name", value=name)
+    if not is_address(address):
+        raise ConfigError(f"address: {address!r} is not an address", key="address", value=address)
+    settings = settings_for(config, db_url)
+    engine = open_store(settings)
+    w3 = connect(settings.chain)
+    checksummed = to_checksum_address(address)
+    if not w3.eth.get_code(checksummed):
+        raise ConfigError(f"address: no contract at {checksummed} on chain {w3.eth.chain_id}",
+                          key="address", value=address)
+    Deployments(engine).record_deployment(chain_id=w3.eth.chain_id, name=name, address=checksummed,
+                                          tx_hash="", block_number=0,
+                                          artifact_sha256=load_artifact(name).sha256)
+    typer.echo(f"{name:<26} {checksummed}  (chain {w3.eth.chain_id}, recorded)")
