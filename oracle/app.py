@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from models.anomaly import AnomalyDetector
     from oracle.chain.txmanager import TxManager
+    from oracle.committee import Committee
     from oracle.sources.client import BackendClient
     from oracle.sources.validation import PlausibilityRules
     from oracle.sources.weather import WeatherClient
@@ -51,6 +52,7 @@ class Application:
     account: LocalAccount | None = None
     txm: TxManager | None = None
     leader: LeaderLock | None = None
+    committee: Committee | None = None  # set when [committee] lists members
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     chain_lock: threading.Lock = field(default_factory=threading.Lock)  # one tx manager pass at a time
     _tariffs: dict[str, float] | None = None
@@ -77,9 +79,12 @@ class Application:
         self._detector = (now, AnomalyDetector().fit(history.drop(columns=["node_id"])))
 
     def close(self) -> None:
+        if self.committee is not None:
+            self.committee.close()
         if self.leader is not None:
             self.leader.release()
-        self.backend.close()
+        if self.backend is not None:
+            self.backend.close()
         if self.weather is not None:
             self.weather.close()
         self.engine.dispose()
@@ -160,6 +165,8 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
         app.w3, app.account, app.txm = chain_parts(
             settings, secrets, engine,
             deploy_if_missing=dev_default if deploy_if_missing is None else deploy_if_missing)
+    if app.w3 is not None and app.account is not None and settings.committee.members:
+        app.committee = committee_part(app)
     app.readiness.checks["database"] = lambda: _ping(engine)
     app.readiness.checks["backend"] = lambda: _probe(backend.meters)
     if app.w3 is not None:
@@ -167,6 +174,26 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
         app.readiness.checks["rpc"] = lambda: _probe(lambda: w3.eth.block_number)
     app.readiness.max_tick_age_s = 3 * settings.scheduler.interval_s
     return app
+
+
+def committee_part(app: Application) -> Committee:
+    """This daemon's place in the committee: its own store is its view, its key its vote."""
+    from oracle.committee import Committee
+    from oracle.committee.local import StoredView
+    from oracle.errors import ConfigError
+    from oracle.jobs.pricing import forward_curve
+    from oracle.store.deployments import Deployments
+
+    assert app.w3 is not None and app.account is not None
+    s = app.settings
+    known = Deployments(app.engine).addresses(app.w3.eth.chain_id)
+    if "EnergyPriceOracle" not in known:
+        raise ConfigError("the committee needs the feed's address: run `oracle contracts "
+                          "deploy` or `oracle contracts record`", key="committee.members")
+    view = StoredView(app.engine, s.pricing, lambda start: forward_curve(app, start))
+    return Committee(s.committee, app.account, app.w3, known["EnergyPriceOracle"],
+                     s.pricing.zone, s.chain.feed_decimals, s.scheduler.interval_s, app.engine,
+                     view, app.metrics.registry)
 
 
 def _probe(call: Callable[[], object]) -> None:

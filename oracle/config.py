@@ -167,6 +167,48 @@ class ApiSettings(Section):
     body_timeout_s: float = Field(default=10.0, gt=0, le=3600, description="A request whose body has not fully arrived within this time is answered 408 and closed.")
 
 
+class CommitteeMember(Section):
+    address: str = Field(description="The member's signer address (0x..., as in the feed's signers()).")
+    base_url: str = Field(description="The member's API base URL, e.g. http://127.0.0.1:8701.")
+
+    @field_validator("address")
+    @classmethod
+    def _is_address(cls, value: str) -> str:
+        from eth_utils import is_address, to_checksum_address
+
+        if not is_address(value):
+            raise ValueError(f"{value!r} is not a 20-byte hex address")
+        return str(to_checksum_address(value))
+
+    @field_validator("base_url")
+    @classmethod
+    def _is_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class CommitteeSettings(Section):
+    members: list[CommitteeMember] = Field(default_factory=list, description="Every member of the committee, this daemon included (address + base_url); empty: one daemon signs alone.")
+    quorum: int = Field(default=1, ge=1, le=31, description="Signatures a price report needs (f+1 for a committee of n >= 3f+1); must equal the feed's quorum().")
+    tolerance_percent: float = Field(default=1.0, gt=0, le=100, description="A member signs a proposal only when its price (and each curve point) is within this of its own answer.")
+    leader_timeout_s: float = Field(default=30.0, gt=0, le=3600, description="Seconds a round's leader has before the next member in line takes over.")
+    max_message_age_s: float = Field(default=60.0, gt=0, le=3600, description="Peer messages older (or further ahead) than this are refused.")
+
+    @model_validator(mode="after")
+    def _committee_shape(self) -> CommitteeSettings:
+        addresses = [m.address for m in self.members]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("members: an address is listed twice")
+        if self.members and self.quorum > len(self.members):
+            raise ValueError(f"quorum {self.quorum} is above the {len(self.members)} members")
+        faulty = self.quorum - 1
+        if self.members and len(self.members) < 3 * faulty + 1:
+            raise ValueError(f"quorum {self.quorum} tolerates f={faulty} faulty members, which "
+                             f"needs n >= {3 * faulty + 1} members (have {len(self.members)})")
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting the oracle reads, validated once at start-up."""
 
@@ -185,6 +227,7 @@ class Settings(BaseSettings):
     pricing: PricingSettings = Field(default_factory=PricingSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    committee: CommitteeSettings = Field(default_factory=CommitteeSettings)
 
     @field_validator("database_url")
     @classmethod

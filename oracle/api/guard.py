@@ -48,8 +48,10 @@ class RequestGuard:
     """Refuses unauthenticated, oversized, slow and too deeply nested requests (module doc)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, max_json_depth: int = MAX_DEPTH,
-                 body_timeout_s: float = 10.0, token: str | None = None) -> None:
+                 body_timeout_s: float = 10.0, token: str | None = None,
+                 open_paths: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.open_paths = open_paths  # prefixes whose POSTs carry their own signature
         self.max_bytes = max_bytes
         self.max_json_depth = max_json_depth
         self.body_timeout_s = body_timeout_s
@@ -61,6 +63,7 @@ class RequestGuard:
             return
         headers = dict(scope.get("headers") or [])
         if self.token is not None and scope.get("method") == "POST" and \
+                not str(scope.get("path", "")).startswith(self.open_paths) and \
                 not token_matches(_bearer(headers), self.token):
             await _refuse(send, 401, "unauthorized", "missing or wrong bearer token",
                           loc=["header", "authorization"],

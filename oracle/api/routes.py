@@ -209,19 +209,22 @@ def model_router(models: Models, token: str | None = None, limits: ApiSettings |
     return router
 
 
-def guard_requests(api: FastAPI, limits: ApiSettings, token: str | None = None) -> None:
+def guard_requests(api: FastAPI, limits: ApiSettings, token: str | None = None,
+                   open_paths: tuple[str, ...] = ()) -> None:
     """The request guard with the ``[api]`` limits and, when set, the bearer token (checked
-    again by the router's dependency, which also documents it in OpenAPI)."""
+    again by the router's dependency, which also documents it in OpenAPI); POSTs under
+    ``open_paths`` (the committee's, signed by their sender) need no token."""
     limit_body_size(api, limits.max_body_bytes, max_json_depth=limits.max_json_depth,
-                    body_timeout_s=limits.body_timeout_s, token=token)
+                    body_timeout_s=limits.body_timeout_s, token=token, open_paths=open_paths)
 
 
 def limit_body_size(api: FastAPI, max_bytes: int, *, max_json_depth: int = MAX_DEPTH,
-                    body_timeout_s: float = 10.0, token: str | None = None) -> None:
+                    body_timeout_s: float = 10.0, token: str | None = None,
+                    open_paths: tuple[str, ...] = ()) -> None:
     """Refuse POSTs without the token (401), bodies over ``max_bytes`` (413), too slow (408)
     or nested too deep (422)."""
     api.add_middleware(RequestGuard, max_bytes=max_bytes, max_json_depth=max_json_depth,
-                       body_timeout_s=body_timeout_s, token=token)
+                       body_timeout_s=body_timeout_s, token=token, open_paths=open_paths)
 
 
 def routers_for(target: Any) -> list[APIRouter]:

@@ -83,6 +83,11 @@ def _schedule(registry: Contract, args: dict[str, Any]) -> Finding:
                  _view(lambda: registry.functions.latestInterval().call()), start, "interval")
 
 
+def price_round(feed: Contract, round_id: int, answer: int) -> Finding:
+    """Where price round ``round_id`` stands on the feed (the committee asks before leading)."""
+    return _price(feed, {"roundId": round_id, "answer": answer})
+
+
 CHECKS: dict[str, Callable[[Contract, dict[str, Any]], Finding]] = {
     "price": _price, "anomaly": _anomaly, "optimization": _schedule,
 }

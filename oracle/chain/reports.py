@@ -38,8 +38,10 @@ __all__ = ["FLAGGING_TYPES", "ChainCall", "PublishDecision", "anomaly_call", "in
 
 
 def interval_key(interval_start: datetime) -> str:
-    """UTC, minute precision: 2026-01-05T10:00Z."""
-    return interval_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    """UTC, minute precision: 2026-01-05T10:00Z; seconds too when the interval does not start
+    on a minute (sub-minute intervals must not share a report id): 2026-01-05T10:00:30Z."""
+    utc = interval_start.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ" if utc.second else "%Y-%m-%dT%H:%MZ")
 
 
 def report_id(kind: str, scope: str, interval_start: datetime) -> str:

@@ -60,8 +60,13 @@ def _api(target: Any, metrics: Any, readiness: Any) -> Any:
     from oracle.api.routes import api_token, guard_requests, routers_for
 
     settings = getattr(target, "settings", target)
-    api = create_api(metrics, readiness, routers_for(target))
-    guard_requests(api, settings.api, token=api_token(settings))
+    routers = routers_for(target)
+    committee = getattr(target, "committee", None)
+    if committee is not None:  # peer messages are signed: no bearer token on these
+        routers.append(committee.router())
+    api = create_api(metrics, readiness, routers)
+    guard_requests(api, settings.api, token=api_token(settings),
+                   open_paths=("/committee/",) if committee is not None else ())
     return api
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from oracle.chain.reports import (
     round_number,
     should_publish,
 )
+from oracle.errors import RpcUnavailable
 from oracle.jobs.shared import queue
 from oracle.model_errors import model_errors
 from oracle.store import results
@@ -20,8 +22,10 @@ from oracle.store.engine import session_scope
 if TYPE_CHECKING:
     from oracle.app import Application
 
+log = logging.getLogger(__name__)
 
-def _forward_curve(app: Application, start: datetime) -> list[float]:
+
+def forward_curve(app: Application, start: datetime) -> list[float]:
     """Forward price curve for the next 24 h: supply-demand-ratio pricing on the forecasts."""
     from models.pricing.strategies import supply_demand_price
 
@@ -66,10 +70,40 @@ def price(app: Application, start: datetime) -> dict[str, Any]:
         append_entry(session, "price.round", {"interval_start": start, "price": clearing.price,
                                               "volume_kwh": clearing.volume,
                                               "decision": decision.reason}, ref=rid)
-    queued = False
-    if decision.publish and clearing.price is not None:
+    queued: bool | str = False
+    if decision.publish and clearing.price is not None and app.committee is not None:
+        queued = _committee_round(app, rid, start, clearing.price, forward_curve(app, start))
+    elif decision.publish and clearing.price is not None:
         call = price_call(p.zone, round_number(start, app.settings.scheduler.interval_s),
-                          clearing.price, _forward_curve(app, start), app.settings.chain.feed_decimals)
+                          clearing.price, forward_curve(app, start), app.settings.chain.feed_decimals)
         queued = queue(app, rid, "price", call, start)
     return {"price": clearing.price, "volume_kwh": clearing.volume, "publish": decision.reason,
             "queued": queued}
+
+
+def _committee_round(app: Application, rid: str, start: datetime, price: float,
+                     curve: list[float]) -> str:
+    """The committee's round for T (oracle.committee): lead it or sign and wait; the leader's
+    report goes through the transaction manager like any other. Returns the round's outcome."""
+    from oracle.chain.encoding import PriceReport
+    from oracle.jobs.submission import submit
+
+    assert app.committee is not None
+
+    def transmit(report: PriceReport, signatures: bytes) -> bool:
+        if app.txm is None:
+            return False
+        payload = {"zone": app.settings.pricing.zone, "round_id": report.round_id,
+                   "price": price, "answer": report.answer, "observed_at": report.observed_at,
+                   "curve": curve, "curve_hash": report.curve_hash.hex(),
+                   "signatures": signatures.hex()}
+        queued = app.txm.queue(rid, "price", "EnergyPriceOracle", "transmitSigned",
+                               [*report.args(), signatures], start, payload)
+        try:
+            submit(app)
+        except RpcUnavailable as err:  # queued: the submit job sends it
+            log.warning("round %d: queued, not yet sent: %s", report.round_id, err)
+        return queued
+
+    result = app.committee.publish(start, price, curve, transmit)
+    return f"committee: {result.outcome}" + (" (led)" if result.led else "")
