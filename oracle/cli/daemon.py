@@ -61,7 +61,8 @@ def _api(target: Any, metrics: Any, readiness: Any) -> Any:
 
     settings = getattr(target, "settings", target)
     routers = routers_for(target)
-    committee = getattr(target, "committee", None)
+    # an Application's committee part; `oracle serve` passes bare Settings (no committee there)
+    committee = None if target is settings else getattr(target, "committee", None)
     if committee is not None:  # peer messages are signed: no bearer token on these
         routers.append(committee.router())
     api = create_api(metrics, readiness, routers)
