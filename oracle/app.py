@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from oracle.api import Readiness
 from oracle.config import Secrets, Settings, load_secrets
+from oracle.executor import Executor, InProcessExecutor, executor_for
 from oracle.leader import LeaderLock
 from oracle.store import migrate
 from oracle.store.engine import make_engine
@@ -65,6 +65,7 @@ class Application:
     leader: LeaderLock | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     chain_lock: threading.Lock = field(default_factory=threading.Lock)  # one tx manager pass at a time
+    executor: Executor = field(default_factory=InProcessExecutor)  # where per-meter stages run
     _tariffs: dict[str, float] | None = None
     _detector: tuple[datetime, AnomalyDetector] | None = None
 
@@ -76,19 +77,18 @@ class Application:
             self._tariffs = {"import_price": grid.import_price, "export_price": grid.export_price}
         return self._tariffs
 
-    def anomaly_detector(self, history: pd.DataFrame, now: datetime) -> AnomalyDetector:
-        """The fitted detector; fitted on ``history`` the first time (the retrain job refits it)."""
+    def anomaly_detector(self, fit: Callable[[], AnomalyDetector], now: datetime) -> AnomalyDetector:
+        """The fitted detector; ``fit()`` the first time (the retrain job refits it)."""
         if self._detector is None:
-            self.refit_anomaly_detector(history, now)
+            self.set_anomaly_detector(fit(), now)
         assert self._detector is not None
         return self._detector[1]
 
-    def refit_anomaly_detector(self, history: pd.DataFrame, now: datetime) -> None:
-        from models.anomaly import AnomalyDetector
-
-        self._detector = (now, AnomalyDetector().fit(history.drop(columns=["node_id"])))
+    def set_anomaly_detector(self, detector: AnomalyDetector, now: datetime) -> None:
+        self._detector = (now, detector)
 
     def close(self) -> None:
+        self.executor.close()
         if self.leader is not None:
             self.leader.release()
         self.backend.close()
@@ -145,7 +145,8 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
     weather = WeatherClient(settings.weather)
     app = Application(settings=settings, engine=engine, backend=backend, weather=weather,
                       plausibility=PlausibilityRules(interval_s=settings.scheduler.interval_s),
-                      leader=LeaderLock(engine, settings.data_dir))
+                      leader=LeaderLock(engine, settings.data_dir),
+                      executor=executor_for(settings.compute))
     if clock is not None:
         app.clock = clock
     elif settings.scheduler.clock == "backend":

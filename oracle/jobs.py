@@ -55,7 +55,7 @@ from oracle.store import ingestion as ingest_repo
 from oracle.store import results
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
-from oracle.store.readings import readings_frame, totals_frame
+from oracle.store.readings import totals_frame
 from oracle.store.tables import ForecastRow, PriceRound, Report
 
 if TYPE_CHECKING:
@@ -283,19 +283,22 @@ def price(app: Application, start: datetime) -> dict[str, Any]:
 
 @_model_errors("detect")
 def detect(app: Application, start: datetime) -> dict[str, Any]:
-    """Anomalies in the last ended interval, against the past week; one batch report."""
+    """Anomalies in the last ended interval, against the past week; one batch report. The
+    per-meter work runs in groups of meters through ``app.executor`` (:mod:`oracle.detection`)."""
+    from oracle.detection import detect_anomalies, fit_detector, groups_of
+
     step = timedelta(seconds=app.settings.scheduler.interval_s)
-    with session_scope(app.engine) as session:
-        history = readings_frame(session, start - step - DETECTION_HISTORY, start - step)
-        current = readings_frame(session, start - step, start)
-    if current.empty:
+    compute = app.settings.compute
+    if not groups_of(app.engine, start - step, start, compute.group_size):
         raise SourceDataInvalid(f"detect: no readings for {start - step:%Y-%m-%d %H:%M}",
                                 field="readings", value=0)
-    detector = app.anomaly_detector(history, start)
-    found = detector.detect(current.drop(columns=["node_id"]))
+    detector = app.anomaly_detector(lambda: fit_detector(
+        app.engine, app.executor, start - step - DETECTION_HISTORY, start - step,
+        group_size=compute.group_size, max_rows=compute.fit_sample_rows)[0], start)
     rid = report_id("anomaly", app.settings.pricing.zone, start)
+    found = detect_anomalies(app.engine, app.executor, detector, start - step, start,
+                             interval_start=start, report_id=rid, group_size=compute.group_size)
     with session_scope(app.engine) as session:
-        results.save_anomalies(session, start, found, rid)
         append_entry(session, "anomaly.batch", {"interval_start": start, "count": len(found),
                                                 "types": found["type"].value_counts().to_dict()
                                                 if not found.empty else {}}, ref=rid)
@@ -448,13 +451,23 @@ def retrain(app: Application, trigger: str = "schedule") -> dict[str, Any]:
     decision = champion_challenger(_registry(app), "demand", y,
                                    lambda s: _forecaster(app).fit(s),
                                    params={"model": model}, trigger=trigger)
-    with session_scope(app.engine) as session:  # the detector learns the past week, off the tick path
-        week = readings_frame(session, end - DETECTION_HISTORY, end)
-    if not week.empty:
-        with _translated("retrain"):
-            app.refit_anomaly_detector(week, end)
+    rows = _refit_detector(app, end)  # the detector learns the past week, off the tick path
     return {"promoted": decision.promoted, "champion": decision.champion_score,
-            "challenger": decision.challenger_score, "detector_rows": len(week)}
+            "challenger": decision.challenger_score, "detector_rows": rows}
+
+
+def _refit_detector(app: Application, end: datetime) -> int:
+    from oracle.detection import fit_detector, groups_of
+
+    compute = app.settings.compute
+    if not groups_of(app.engine, end - DETECTION_HISTORY, end, compute.group_size):
+        return 0
+    with _translated("retrain"):
+        detector, rows = fit_detector(app.engine, app.executor, end - DETECTION_HISTORY, end,
+                                      group_size=compute.group_size,
+                                      max_rows=compute.fit_sample_rows)
+    app.set_anomaly_detector(detector, end)
+    return rows
 
 
 def monitor(app: Application) -> dict[str, Any]:

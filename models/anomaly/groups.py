@@ -6,7 +6,7 @@ meters is small and is gathered in between, in one place:
 
     fit      learn_group(g) for every group  ->  fit_groups(parts)         -> AnomalyDetector
     detect   vote_group(d_g, frame_g) for every group -> zone_crowd(crowds)
-             -> finish_group(d_g, points_g, zone) for every group           -> anomalies
+             -> finish_group(points_g, zone, d.rules) for every group      -> anomalies
 
 ``zone_crowd`` is what the cyber-attack rule needs: per timestamp, the meters of the whole zone
 and how many of them the detectors flag. Detection over groups gives the rows that
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from models.anomaly.classify import classify, crowd
+from models.anomaly.classify import Rules, classify, crowd
 from models.anomaly.ensemble import AnomalyDetector, MeterHistory, anomalies
 
 
@@ -82,9 +82,9 @@ def zone_crowd(crowds: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames).groupby(level=0).sum()
 
 
-def finish_group(detector: AnomalyDetector, points: pd.DataFrame,
-                 zone: pd.DataFrame) -> pd.DataFrame:
-    """A group's anomalies (``OUTPUT`` columns), typed with the zone's crowd."""
+def finish_group(points: pd.DataFrame, zone: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
+    """A group's anomalies (``OUTPUT`` columns), typed with the zone's crowd and the
+    detector's ``rules``."""
     typed = points.copy()
-    typed[["type", "reason", "run"]] = classify(typed, detector.rules, zone=zone)
+    typed[["type", "reason", "run"]] = classify(typed, rules, zone=zone)
     return anomalies(typed)

@@ -41,7 +41,7 @@ def _detect_in_groups(detector: AnomalyDetector, frame: pd.DataFrame, size: int)
         part = for_meters(detector, meters)
         voted.append((part, *vote_group(part, frame[frame["meter_id"].isin(meters)])))
     zone = zone_crowd(c for _, _, c in voted)
-    found = [finish_group(part, points, zone) for part, points, _ in voted]
+    found = [finish_group(points, zone, part.rules) for part, points, _ in voted]
     return pd.concat(found).sort_values(["ts", "meter_id"]).reset_index(drop=True)
 
 
@@ -58,8 +58,7 @@ def test_the_crowd_decides_cyber_attacks_across_groups(zone) -> None:  # type: i
     history, test, _ = zone
     detector = AnomalyDetector().fit(history)
     meters = _groups(test, 1)
-    alone = [finish_group(for_meters(detector, m), *vote_group(for_meters(detector, m),
-                                                               test[test["meter_id"].isin(m)]))
+    alone = [finish_group(*vote_group(for_meters(detector, m), test[test["meter_id"].isin(m)]))
              for m in meters]  # each meter's own crowd: one meter never makes an attack
     assert not any((a["type"] == "cyber_attack").any() for a in alone)
     assert (_detect_in_groups(detector, test, 1)["type"] == "cyber_attack").any()
