@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from oracle.config import Secrets, Settings, load_secrets
+from oracle.executor import Executor, InProcessExecutor, executor_for
 from oracle.readiness import Readiness
 from oracle.store.connect import open_store
 from oracle.store.leader import LeaderLock
@@ -55,6 +55,7 @@ class Application:
     committee: Committee | None = None  # set when [committee] lists members
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     chain_lock: threading.Lock = field(default_factory=threading.Lock)  # one tx manager pass at a time
+    executor: Executor = field(default_factory=InProcessExecutor)  # where per-meter stages run
     _tariffs: dict[str, float] | None = None
     _detector: tuple[datetime, AnomalyDetector] | None = None
 
@@ -66,21 +67,20 @@ class Application:
             self._tariffs = {"import_price": grid.import_price, "export_price": grid.export_price}
         return self._tariffs
 
-    def anomaly_detector(self, history: pd.DataFrame, now: datetime) -> AnomalyDetector:
-        """The fitted detector; fitted on ``history`` the first time (the retrain job refits it)."""
+    def anomaly_detector(self, fit: Callable[[], AnomalyDetector], now: datetime) -> AnomalyDetector:
+        """The fitted detector; ``fit()`` the first time (the retrain job refits it)."""
         if self._detector is None:
-            self.refit_anomaly_detector(history, now)
+            self.set_anomaly_detector(fit(), now)
         assert self._detector is not None
         return self._detector[1]
 
-    def refit_anomaly_detector(self, history: pd.DataFrame, now: datetime) -> None:
-        from models.anomaly import AnomalyDetector
-
-        self._detector = (now, AnomalyDetector().fit(history.drop(columns=["node_id"])))
+    def set_anomaly_detector(self, detector: AnomalyDetector, now: datetime) -> None:
+        self._detector = (now, detector)
 
     def close(self) -> None:
         if self.committee is not None:
             self.committee.close()
+        self.executor.close()
         if self.leader is not None:
             self.leader.release()
         if self.backend is not None:
@@ -153,7 +153,8 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
     weather = WeatherClient(settings.weather) if with_weather else None
     app = Application(settings=settings, engine=engine, backend=backend, weather=weather,
                       plausibility=PlausibilityRules(interval_s=settings.scheduler.interval_s),
-                      leader=LeaderLock(engine, settings.data_dir))
+                      leader=LeaderLock(engine, settings.data_dir),
+                      executor=executor_for(settings.compute))
     if clock is not None:
         app.clock = clock
     elif settings.scheduler.clock == "backend":

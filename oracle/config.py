@@ -148,6 +148,20 @@ class ModelSettings(Section):
         return self
 
 
+class ComputeSettings(Section):
+    scheduler: str | None = Field(default=None, description="Dask scheduler (tcp://host:8786 or tls://...) that runs the per-meter stages (anomaly detection) in groups of meters; None: in the daemon's process. Needs the 'cluster' extra; workers import this package and reach the database.")
+    group_size: int = Field(default=2000, ge=1, le=1_000_000, description="Meters per group: one task, one read by meter range and one batch write; a lost worker re-runs only its groups. A worker's memory grows with it.")
+    fit_sample_rows: int = Field(default=20_000, ge=1000, description="Feature rows per group that the anomaly detector's thresholds are fitted on (a seeded sample; every meter's profile is kept).")
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=600, description="Give up connecting to the Dask scheduler after this long (the tick is retried).")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("tcp://", "tls://")):
+            raise ValueError("must be a Dask scheduler address: tcp://host:port or tls://host:port")
+        return value
+
+
 class ApiSettings(Section):
     host: str = Field(default="127.0.0.1")
     port: int = Field(default=8700, ge=0, le=65535)
@@ -228,6 +242,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     committee: CommitteeSettings = Field(default_factory=CommitteeSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
 
     @field_validator("database_url")
     @classmethod

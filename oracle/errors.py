@@ -81,6 +81,10 @@ class StoreUnavailable(RetryableError):
     """The database cannot be reached, or dropped the connection mid-transaction."""
 
 
+class ComputeUnavailable(RetryableError):
+    """The compute cluster (Dask scheduler or too many of its workers) is gone."""
+
+
 class StoreWriteRefused(RetryableError):
     """The database refused a write; the transaction was rolled back whole. An operator frees
     space or fixes permissions; the work is retried on the next run."""

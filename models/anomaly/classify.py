@@ -77,24 +77,54 @@ def _pv_runs(pts: pd.DataFrame, low: np.ndarray) -> np.ndarray:
     return out
 
 
-def _cyber(pts: pd.DataFrame, cons: np.ndarray, rules: Rules) -> np.ndarray:
-    meters = pts.groupby("ts")["meter_id"].transform("nunique").to_numpy()
-    hits = pd.Series(cons.astype(int), index=pts.index).groupby(pts["ts"]).transform("sum")
+def _pv_low(pts: pd.DataFrame, r: Rules) -> np.ndarray:
+    return ((pts["pv_ratio"] < r.pv_loss_ratio) & (pts["pv_z"] <= -r.pv_z)).to_numpy()
+
+
+def _consumption_votes(pts: pd.DataFrame, r: Rules, pv_low: np.ndarray) -> np.ndarray:
+    z = pts["z"].to_numpy(dtype=float)
+    return pts["vote"].to_numpy(dtype=bool) & ~(pv_low & (np.abs(z) < r.z_threshold))
+
+
+def crowd(pts: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
+    """Per timestamp: how many meters the frame has and how many of them the detectors flag
+    (``meters``, ``hits``, indexed by ``ts``). Summed over groups of meters, it is the zone's
+    crowd that the cyber-attack rule needs (see :func:`classify`)."""
+    r = rules or Rules()
+    cons = _consumption_votes(pts, r, _pv_low(pts, r))
+    frame = pd.DataFrame({"ts": pts["ts"].to_numpy(), "meter_id": pts["meter_id"].to_numpy(),
+                          "hit": cons.astype(int)})
+    return frame.groupby("ts").agg(meters=("meter_id", "nunique"), hits=("hit", "sum"))
+
+
+def _cyber(pts: pd.DataFrame, cons: np.ndarray, rules: Rules,
+           zone: pd.DataFrame | None = None) -> np.ndarray:
+    if zone is None:
+        meters = pts.groupby("ts")["meter_id"].transform("nunique").to_numpy()
+        hits = pd.Series(cons.astype(int), index=pts.index).groupby(pts["ts"]).transform("sum")
+        hit_counts = hits.to_numpy()
+    else:  # the zone's counts, gathered over every group of meters
+        keys = pd.DatetimeIndex(pts["ts"])
+        meters = zone["meters"].reindex(keys).fillna(0).to_numpy()
+        hit_counts = zone["hits"].reindex(keys).fillna(0).to_numpy()
     need = np.maximum(rules.cyber_min_meters, np.ceil(rules.cyber_fraction * meters))
-    return cons & (hits.to_numpy() >= need)
+    return cons & (hit_counts >= need)
 
 
-def classify(pts: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
+def classify(pts: pd.DataFrame, rules: Rules | None = None, *,
+             zone: pd.DataFrame | None = None) -> pd.DataFrame:
     """Type, reason and run length for every row of the scored frame ("" where normal).
 
     ``pts`` needs the reading and feature columns plus ``vote`` (ensemble decision),
-    ``segment_len``, ``segment_shift``, ``zero_share`` and ``max_flat_run``.
+    ``segment_len``, ``segment_shift``, ``zero_share`` and ``max_flat_run``. ``zone`` (the
+    :func:`crowd` of every meter, when ``pts`` holds only some of them) decides the
+    cyber-attack rule; None: ``pts`` is the whole zone.
     """
     r = rules or Rules()
     z = pts["z"].to_numpy(dtype=float)
     c = pts["consumption_kwh"].to_numpy(dtype=float)
-    pv_low = ((pts["pv_ratio"] < r.pv_loss_ratio) & (pts["pv_z"] <= -r.pv_z)).to_numpy()
-    cons = pts["vote"].to_numpy(dtype=bool) & ~(pv_low & (np.abs(z) < r.z_threshold))
+    pv_low = _pv_low(pts, r)
+    cons = _consumption_votes(pts, r, pv_low)
     pv_run = _pv_runs(pts, pv_low)
     flat_need = np.maximum(r.min_flat_run, pts["max_flat_run"].to_numpy() + r.flat_margin)
     zeroed = ((pts["zero_run"] >= r.min_zero_run) & (pts["zero_share"] <= r.max_zero_share))
@@ -107,7 +137,7 @@ def classify(pts: pd.DataFrame, rules: Rules | None = None) -> pd.DataFrame:
         (zeroed.to_numpy(), "meter_tampering", "zeroed"),
         ((pts["flat_run"] >= flat_need).to_numpy(), "meter_tampering", "flat_line"),
         (shifted, "meter_tampering", "scale_change"),
-        (_cyber(pts, cons, r), "cyber_attack", "coordinated"),
+        (_cyber(pts, cons, r, zone), "cyber_attack", "coordinated"),
         (pv_low & (pv_run >= r.failure_min_points), "equipment_failure", "pv_persistent_loss"),
         (pv_low, "production_anomaly", "pv_yield_loss"),
         (cons & (z > 0), "consumption_spike", "high_consumption"),

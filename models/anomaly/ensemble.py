@@ -13,7 +13,8 @@ profiled from the population (see :mod:`models.anomaly.points`). Unsorted input 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,32 @@ OUTPUT = ("meter_id", "ts", "type", "score", "severity", "confidence", "recommen
 # than with the others (on clean readings), so by default they share one vote.
 WEIGHTS = {"zscore": 1.0, "pattern": 1.0, "iforest": 0.5, "ocsvm": 0.5}
 Detector = RobustZScore | IsolationForestDetector | OneClassSVMDetector | PatternBreakDetector
+
+
+@dataclass(frozen=True)
+class MeterHistory:
+    """What the history of some meters says (:meth:`AnomalyDetector.learn_meters`)."""
+
+    step: pd.Timedelta
+    profiles: dict[str, MeterProfile]
+    features: pd.DataFrame  # one row per clean reading of a profiled meter
+    longest: int  # most clean readings of one meter
+
+
+def _features(df: pd.DataFrame, profiles: Mapping[str, MeterProfile], step: pd.Timedelta,
+              pop: MeterProfile | None) -> pd.DataFrame:
+    parts = []
+    for meter, rows in df.groupby("meter_id", sort=False):
+        prof = profiles.get(str(meter))
+        if prof is None:
+            assert pop is not None, "a meter without a profile needs the population"
+            prof = fallback_profile(rows, pop, step)
+        f = meter_features(rows, prof, step)
+        f["zero_share"], f["max_flat_run"] = prof.zero_share, prof.max_flat_run
+        parts.append(f)
+    feats = pd.concat(parts).reindex(df.index)
+    feats["meter_id"] = df["meter_id"]
+    return feats
 
 
 class AnomalyDetector(BaseEstimator):
@@ -77,45 +104,69 @@ class AnomalyDetector(BaseEstimator):
 
     def fit(self, history: pd.DataFrame) -> AnomalyDetector:
         """Learn per-meter profiles and fit every detector on history's features."""
-        if not self.detectors or self.min_votes <= 0:
-            raise InvalidInput("detectors must be non-empty and min_votes > 0",
-                               field="min_votes", value=self.min_votes)
-        detectors = {name: self._make(name) for name in self.detectors}
+        return self.fit_parts([self.learn_meters(history)])
+
+    def learn_meters(self, history: pd.DataFrame, step: pd.Timedelta | None = None) -> MeterHistory:
+        """What the history of some meters says: the reading step (``step``, or inferred), the
+        profiles of meters with ``min_history`` clean readings and their feature rows. The
+        zone's parts, learned apart, are joined by :meth:`fit_parts`."""
+        self._check_params()
         df = validate_readings(history, name="history", max_kwh=self.max_kwh)
         clean = df[(df["corruption"] == "") | (df["corruption"] == "timestamp_gap")]
-        self.step_ = infer_step(clean if len(clean) else df)
+        step = step if step is not None else infer_step(clean if len(clean) else df)
         sizes = clean.groupby("meter_id").size()
         long_enough = sizes[sizes >= self.min_history].index
-        if len(long_enough) == 0:
+        profiles = {str(m): profile_meter(rows, step) for m, rows in clean.groupby("meter_id")
+                    if m in long_enough}
+        rows = clean[clean["meter_id"].isin(long_enough)]
+        feats = (_features(rows, profiles, step, None) if len(rows)
+                 else pd.DataFrame(columns=[*FEATURES, "meter_id"]))
+        return MeterHistory(step, profiles, feats, int(sizes.max()) if len(sizes) else 0)
+
+    def fit_parts(self, parts: Sequence[MeterHistory]) -> AnomalyDetector:
+        """Fit the detectors on the joined parts of :meth:`learn_meters` (all with one step)."""
+        self._check_params()
+        steps = {p.step for p in parts}
+        if len(steps) != 1:
+            raise InvalidInput(f"history: the parts have different reading steps "
+                               f"({', '.join(sorted(map(str, steps)))}); learn them with one step",
+                               field="step", value=sorted(map(str, steps)))
+        profiles = {m: prof for p in parts for m, prof in p.profiles.items()}
+        if not profiles:
+            longest = max((p.longest for p in parts), default=0)
             raise InvalidInput(
                 f"history: no meter has {self.min_history} clean readings (longest: "
-                f"{int(sizes.max()) if len(sizes) else 0}); pass more history or lower "
-                "min_history", field="history", value=int(sizes.max()) if len(sizes) else 0)
-        self.profiles_: dict[str, MeterProfile] = {
-            m: profile_meter(rows, self.step_) for m, rows in clean.groupby("meter_id")
-            if m in long_enough}
+                f"{longest}); pass more history or lower min_history", field="history",
+                value=longest)
+        detectors = {name: self._make(name) for name in self.detectors}
+        self.step_ = steps.pop()
+        self.profiles_ = profiles
         self.population_ = population(self.profiles_)
-        feats = self._features(clean[clean["meter_id"].isin(long_enough)])
+        feats = pd.concat([p.features for p in parts if len(p.features)], ignore_index=True)
         self.detectors_ = {name: d.fit(feats) for name, d in detectors.items()}
         return self
 
-    def _profile(self, meter: str, rows: pd.DataFrame) -> MeterProfile:
-        prof = self.profiles_.get(meter)
-        return prof if prof is not None else fallback_profile(rows, self.population_, self.step_)
+    def _check_params(self) -> None:
+        if not self.detectors or self.min_votes <= 0:
+            raise InvalidInput("detectors must be non-empty and min_votes > 0",
+                               field="min_votes", value=self.min_votes)
+        for name in self.detectors:
+            self._make(name)
 
     def _features(self, df: pd.DataFrame) -> pd.DataFrame:
-        parts = []
-        for meter, rows in df.groupby("meter_id", sort=False):
-            prof = self._profile(str(meter), rows)
-            f = meter_features(rows, prof, self.step_)
-            f["zero_share"], f["max_flat_run"] = prof.zero_share, prof.max_flat_run
-            parts.append(f)
-        feats = pd.concat(parts).reindex(df.index)
-        feats["meter_id"] = df["meter_id"]
-        return feats
+        return _features(df, self.profiles_, self.step_, self.population_)
 
-    def score_points(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Every reading with its features, detector scores, votes and type ("" if normal)."""
+    def score_points(self, frame: pd.DataFrame, *, zone: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Every reading with its features, detector scores, votes and type ("" if normal).
+
+        ``zone``: the :func:`~models.anomaly.classify.crowd` of every meter in the zone when
+        ``frame`` holds only some of them (see :mod:`models.anomaly.groups`)."""
+        pts = self.vote_points(frame)
+        pts[["type", "reason", "run"]] = classify(pts, self.rules, zone=zone)
+        return pts
+
+    def vote_points(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Every reading with its features, detector scores and votes, not yet typed."""
         check_fitted(self, "detectors_", hint="call fit(history) first")
         df = validate_readings(frame, name="frame", max_kwh=self.max_kwh)
         usable = df["corruption"] != "duplicate"
@@ -142,21 +193,24 @@ class AnomalyDetector(BaseEstimator):
         pts["vote"] = (votes >= self.min_votes) & (df["corruption"].isin(["", "timestamp_gap"]))
         pts["score"] = combined / total
         pts["confidence"] = votes / total
-        pts[["type", "reason", "run"]] = classify(pts, self.rules)
         return pts
 
-    def detect(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def detect(self, frame: pd.DataFrame, *, zone: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per anomalous reading: the columns of ``OUTPUT``."""
-        pts = self.score_points(frame)
-        out = pts[pts["type"] != ""].copy()
-        rule = out["reason"].isin(RULE_REASONS)
-        out.loc[rule, "confidence"] = np.maximum(out.loc[rule, "confidence"], 0.95)
-        pv = out["reason"].isin(["pv_yield_loss", "pv_persistent_loss"])
-        out.loc[pv, "confidence"] = np.maximum(
-            out.loc[pv, "confidence"], np.clip(out.loc[pv, "pv_z"].abs() / 6.0, 0.5, 1.0))
-        out.loc[rule | pv, "score"] = np.maximum(out.loc[rule | pv, "score"], 0.5)
-        out["severity"] = severity(out["type"], out["reason"], out["z"], out["run"])
-        out["recommended_action"] = actions(out["type"])
-        out["score"] = out["score"].round(4)
-        out["confidence"] = out["confidence"].clip(0, 1).round(4)
-        return out[list(OUTPUT)].sort_values(["ts", "meter_id"]).reset_index(drop=True)
+        return anomalies(self.score_points(frame, zone=zone))
+
+
+def anomalies(pts: pd.DataFrame) -> pd.DataFrame:
+    """The anomalous rows of typed points (:meth:`AnomalyDetector.score_points`): ``OUTPUT``."""
+    out = pts[pts["type"] != ""].copy()
+    rule = out["reason"].isin(RULE_REASONS)
+    out.loc[rule, "confidence"] = np.maximum(out.loc[rule, "confidence"], 0.95)
+    pv = out["reason"].isin(["pv_yield_loss", "pv_persistent_loss"])
+    out.loc[pv, "confidence"] = np.maximum(
+        out.loc[pv, "confidence"], np.clip(out.loc[pv, "pv_z"].abs() / 6.0, 0.5, 1.0))
+    out.loc[rule | pv, "score"] = np.maximum(out.loc[rule | pv, "score"], 0.5)
+    out["severity"] = severity(out["type"], out["reason"], out["z"], out["run"])
+    out["recommended_action"] = actions(out["type"])
+    out["score"] = out["score"].round(4)
+    out["confidence"] = out["confidence"].clip(0, 1).round(4)
+    return out[list(OUTPUT)].sort_values(["ts", "meter_id"]).reset_index(drop=True)

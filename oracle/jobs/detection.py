@@ -13,10 +13,8 @@ from oracle.chain.reports import (
 from oracle.errors import SourceDataInvalid
 from oracle.jobs.shared import DETECTION_HISTORY, queue
 from oracle.model_errors import model_errors
-from oracle.store import results
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
-from oracle.store.readings import readings_frame
 
 if TYPE_CHECKING:
     from oracle.app import Application
@@ -24,19 +22,23 @@ if TYPE_CHECKING:
 
 @model_errors("detect", unexpected=True)
 def detect(app: Application, start: datetime) -> dict[str, Any]:
-    """Anomalies in the last ended interval, against the past week; one batch report."""
+    """Anomalies in the last ended interval, against the past week; one batch report. The
+    per-meter work runs in groups of meters through ``app.executor``
+    (:mod:`oracle.jobs.detection_groups`)."""
+    from oracle.jobs.detection_groups import detect_anomalies, fit_detector, groups_of
+
     step = timedelta(seconds=app.settings.scheduler.interval_s)
-    with session_scope(app.engine) as session:
-        history = readings_frame(session, start - step - DETECTION_HISTORY, start - step)
-        current = readings_frame(session, start - step, start)
-    if current.empty:
+    compute = app.settings.compute
+    if not groups_of(app.engine, start - step, start, compute.group_size):
         raise SourceDataInvalid(f"detect: no readings for {start - step:%Y-%m-%d %H:%M}",
                                 field="readings", value=0)
-    detector = app.anomaly_detector(history, start)
-    found = detector.detect(current.drop(columns=["node_id"]))
+    detector = app.anomaly_detector(lambda: fit_detector(
+        app.engine, app.executor, start - step - DETECTION_HISTORY, start - step,
+        group_size=compute.group_size, max_rows=compute.fit_sample_rows)[0], start)
     rid = report_id("anomaly", app.settings.pricing.zone, start)
+    found = detect_anomalies(app.engine, app.executor, detector, start - step, start,
+                             interval_start=start, report_id=rid, group_size=compute.group_size)
     with session_scope(app.engine) as session:
-        results.save_anomalies(session, start, found, rid)
         append_entry(session, "anomaly.batch", {"interval_start": start, "count": len(found),
                                                 "types": found["type"].value_counts().to_dict()
                                                 if not found.empty else {}}, ref=rid)

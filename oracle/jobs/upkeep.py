@@ -3,14 +3,14 @@ forecaster (and a refit of the anomaly detector), and monitoring that triggers i
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from oracle.jobs.forecasting import forecaster_for, one_step_errors
 from oracle.jobs.shared import DETECTION_HISTORY, HISTORY, hourly
 from oracle.model_errors import model_errors
 from oracle.store.engine import session_scope
-from oracle.store.readings import readings_frame, totals_frame
+from oracle.store.readings import totals_frame
 
 if TYPE_CHECKING:
     from oracle.app import Application
@@ -35,13 +35,24 @@ def retrain(app: Application, trigger: str = "schedule") -> dict[str, Any]:
     decision = champion_challenger(_registry(app), "demand", y,
                                    lambda s: forecaster_for(app).fit(s),
                                    params={"model": model}, trigger=trigger)
-    with session_scope(app.engine) as session:  # the detector learns the past week, off the tick path
-        week = readings_frame(session, end - DETECTION_HISTORY, end)
-    if not week.empty:
-        with model_errors("retrain", unexpected=True):
-            app.refit_anomaly_detector(week, end)
+    rows = _refit_detector(app, end)  # the detector learns the past week, off the tick path
     return {"promoted": decision.promoted, "champion": decision.champion_score,
-            "challenger": decision.challenger_score, "detector_rows": len(week)}
+            "challenger": decision.challenger_score, "detector_rows": rows}
+
+
+def _refit_detector(app: Application, end: datetime) -> int:
+    """Refit the anomaly detector on the past week, in groups of meters; the rows it read."""
+    from oracle.jobs.detection_groups import fit_detector, groups_of
+
+    compute = app.settings.compute
+    if not groups_of(app.engine, end - DETECTION_HISTORY, end, compute.group_size):
+        return 0
+    with model_errors("retrain", unexpected=True):
+        detector, rows = fit_detector(app.engine, app.executor, end - DETECTION_HISTORY, end,
+                                      group_size=compute.group_size,
+                                      max_rows=compute.fit_sample_rows)
+    app.set_anomaly_detector(detector, end)
+    return rows
 
 
 def monitor(app: Application) -> dict[str, Any]:

@@ -201,13 +201,13 @@ def test_a_failing_model_skips_only_its_stage(world, monkeypatch, error, expecte
 
     app, clock = world
 
-    class Broken:
-        def detect(self, frame):  # type: ignore[no-untyped-def]
+    class Broken:  # each group of meters is scored by vote_points
+        def vote_points(self, frame):  # type: ignore[no-untyped-def]
             if error == "bug":
                 raise IndexError("index 24 is out of bounds for axis 0 with size 24")
             raise InvalidInput("consumption_kwh is NaN", field="consumption_kwh", row="m1", value="nan")
 
-    monkeypatch.setattr(app, "anomaly_detector", lambda history, now: Broken())
+    monkeypatch.setattr(app, "anomaly_detector", lambda fit, now: Broken())
     for _ in range(2):  # and the next interval ticks too: a failing model never stalls the daemon
         _advance(clock, 1)
         (outcome,) = jobs.catch_up(app)
