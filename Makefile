@@ -23,11 +23,11 @@ $(VENV)/.deps: pyproject.toml $(CONSTRAINTS) | $(PY)
 	@touch $@
 
 $(VENV)/.deps-test: $(VENV)/.deps
-	$(PIP_INSTALL) -e ".[dev,grid,deep,prophet]" --config-settings editable_mode=compat
+	$(PIP_INSTALL) -e ".[dev,grid,deep,prophet,cluster]" --config-settings editable_mode=compat
 	@touch $@
 
 $(VENV)/.deps-bench: $(VENV)/.deps-test
-	$(PIP_INSTALL) -e ".[dev,grid,deep,prophet,bench]" --config-settings editable_mode=compat
+	$(PIP_INSTALL) -e ".[dev,grid,deep,prophet,cluster,bench]" --config-settings editable_mode=compat
 	@touch $@
 
 # Headless Chromium renders the evaluation report in a test; Debian's package, installed as root.
