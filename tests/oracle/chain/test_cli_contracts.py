@@ -57,3 +57,39 @@ def test_deploy_with_wrong_password_fails_before_touching_the_chain(
     assert isinstance(result.exception, KeystoreError) and result.exception.exit_code == 2
     listed = CliRunner().invoke(_cli(), ["contracts", "list", "--format", "json", "--db-url", env])
     assert json.loads(listed.output) == []
+
+
+@pytest.mark.hardhat
+def test_set_signers_replaces_the_feeds_signer_set_through_the_owner(
+        env: str, hardhat_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deploy on a hardhat node, then rotate the committee: four signers, quorum 2, each
+    allowed to transmit; bad addresses and a quorum above the signers are refused first."""
+    from eth_account import Account
+    from web3 import Web3
+
+    from oracle.chain.artifacts import load_artifact
+    from oracle.errors import ConfigError
+
+    monkeypatch.setenv("ORACLE_CHAIN__RPC_URLS", json.dumps([hardhat_url]))
+    runner = CliRunner()
+    deployed = runner.invoke(_cli(), ["contracts", "deploy", "--db-url", env])
+    assert deployed.exit_code == 0, deployed.output
+    members = [Account.create().address for _ in range(4)]
+    bad = runner.invoke(_cli(), ["contracts", "set-signers", members[0], "0x1234",
+                                 "--quorum", "1", "--db-url", env])
+    assert isinstance(bad.exception, ConfigError) and "signer 2: '0x1234'" in str(bad.exception)
+    over = runner.invoke(_cli(), ["contracts", "set-signers", *members[:2], "--quorum", "3",
+                                  "--db-url", env])
+    assert isinstance(over.exception, ConfigError) and "above the 2 signers" in str(over.exception)
+    done = runner.invoke(_cli(), ["contracts", "set-signers", *members, "--quorum", "2",
+                                  "--db-url", env])
+    assert done.exit_code == 0, done.output
+    assert "4 signers, quorum 2" in done.output
+    listed = json.loads(runner.invoke(_cli(), ["contracts", "list", "--format", "json",
+                                               "--db-url", env]).output)
+    address = next(r["address"] for r in listed if r["name"] == "EnergyPriceOracle")
+    feed = Web3(Web3.HTTPProvider(hardhat_url)).eth.contract(
+        address=address, abi=load_artifact("EnergyPriceOracle").abi)
+    assert feed.functions.signers().call() == members
+    assert feed.functions.transmitters().call() == members
+    assert feed.functions.quorum().call() == 2
