@@ -1,4 +1,9 @@
-"""Compiled contract artifacts (ABI + bytecode) committed under ``contracts/artifacts/``."""
+"""Compiled contract artifacts (ABI + bytecode) committed under ``contracts/artifacts/``.
+
+Where they are looked up, first match wins: ``ORACLE_CONTRACTS_DIR`` (an operator's own build),
+the source tree's ``contracts/artifacts/`` (a checkout), then the copy an installed wheel ships
+as data files under ``<prefix>/share/solchain-oracle/contracts/artifacts/``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from oracle.errors import ConfigError
+from oracle.shipped import resolve_data_dir
 
-ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
+ARTIFACTS_DIR = resolve_data_dir("ORACLE_CONTRACTS_DIR", "contracts/artifacts", "*.json")
 CONTRACT_NAMES = ("EnergyPriceOracle", "AnomalyRegistry", "GridOptimizationRegistry",
                   "EnergySettlement", "TestToken", "EnergyPriceOraclePlainLoop")
 
