@@ -43,7 +43,8 @@ def load_artifact(name: str, directory: Path = ARTIFACTS_DIR) -> Artifact:
                         sha256=hashlib.sha256(raw).hexdigest())
     except FileNotFoundError as err:
         raise ConfigError(f"contract artifact {str(path)!r} is missing; run "
-                          "`node contracts/compile.js`", key="contract", value=name) from err
+                          "`node contracts/compile.js` in a checkout, or point ORACLE_CONTRACTS_DIR "
+                          "at a directory of compiled artifacts", key="contract", value=name) from err
     except (ValueError, KeyError) as err:
         raise ConfigError(f"contract artifact {str(path)!r} is not a valid artifact: {err}",
                           key="contract", value=name) from err

@@ -25,7 +25,10 @@ from pathlib import Path
 import oracle
 from oracle.chain.artifacts import ARTIFACTS_DIR, load_artifact
 from oracle.store import migrate
+from oracle.store.engine import make_engine
 art = load_artifact("EnergyPriceOracle")
+engine = make_engine("sqlite:///" + str(Path.cwd() / "installed.db"))
+migrate.upgrade(engine)  # alembic runs the installed env.py and versions/
 print(json.dumps({
     "oracle_file": oracle.__file__,
     "prefix": sys.prefix,
@@ -35,6 +38,7 @@ print(json.dumps({
     "migrations_dir": str(migrate.MIGRATIONS_DIR),
     "revisions": migrate.known_revisions(),
     "head": migrate.head_revision(),
+    "upgraded_to": migrate.current_revision(engine),
 }))
 """
 
@@ -87,6 +91,7 @@ def test_installed_wheel_finds_artifacts_and_migrations(installed_venv: Path, tm
     assert Path(found["migrations_dir"]).resolve() == share / "migrations"
     expected = sorted(p.name.split("_")[0] for p in (ROOT / "migrations" / "versions").glob("[0-9]*.py"))
     assert found["revisions"] == expected and found["head"] == expected[-1]
+    assert found["upgraded_to"] == expected[-1]
 
 
 @pytest.mark.slow
