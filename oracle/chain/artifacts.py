@@ -1,4 +1,9 @@
-"""Compiled contract artifacts (ABI + bytecode) committed under ``contracts/artifacts/``."""
+"""Compiled contract artifacts (ABI + bytecode) committed under ``contracts/artifacts/``.
+
+Where they are looked up, first match wins: ``ORACLE_CONTRACTS_DIR`` (an operator's own build),
+the source tree's ``contracts/artifacts/`` (a checkout), then the copy an installed wheel ships
+as data files under ``<prefix>/share/solchain-oracle/contracts/artifacts/``.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from oracle.errors import ConfigError
+from oracle.shipped import resolve_data_dir
 
-ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "contracts" / "artifacts"
+ARTIFACTS_DIR = resolve_data_dir("ORACLE_CONTRACTS_DIR", "contracts/artifacts", "*.json")
 CONTRACT_NAMES = ("EnergyPriceOracle", "AnomalyRegistry", "GridOptimizationRegistry",
                   "EnergySettlement", "TestToken", "EnergyPriceOraclePlainLoop")
 
@@ -37,7 +43,8 @@ def load_artifact(name: str, directory: Path = ARTIFACTS_DIR) -> Artifact:
                         sha256=hashlib.sha256(raw).hexdigest())
     except FileNotFoundError as err:
         raise ConfigError(f"contract artifact {str(path)!r} is missing; run "
-                          "`node contracts/compile.js`", key="contract", value=name) from err
+                          "`node contracts/compile.js` in a checkout, or point ORACLE_CONTRACTS_DIR "
+                          "at a directory of compiled artifacts", key="contract", value=name) from err
     except (ValueError, KeyError) as err:
         raise ConfigError(f"contract artifact {str(path)!r} is not a valid artifact: {err}",
                           key="contract", value=name) from err

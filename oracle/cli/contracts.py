@@ -9,7 +9,7 @@ from rich.console import Console
 from sqlmodel import col, select
 
 from oracle.chain import keystore
-from oracle.chain.contracts import deploy_all, deploy_params
+from oracle.chain.contracts import DEPLOYED, deploy_all, deploy_params
 from oracle.chain.provider import connect
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.cli.output import Column, FormatOpt, LegacyJsonOpt, OutputFormat, emit, reject_legacy_json
@@ -25,7 +25,14 @@ console = Console()
 
 
 @app.command("deploy")
-def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
+def deploy(
+    config: ConfigOpt = None,
+    db_url: DbUrlOpt = None,
+    if_missing: Annotated[bool, typer.Option(
+        "--if-missing", help="Deploy only when this chain lacks one of the contracts: skip if every "
+                             "recorded address for the chain id still holds code (a fresh dev chain "
+                             "gets new ones).")] = False,
+) -> None:
     """Deploy EnergyPriceOracle, AnomalyRegistry and GridOptimizationRegistry (one transaction
     each, the keystore's account as signer, transmitter and reporter); record them."""
     from oracle.app import chain_account  # the daemon's wiring; heavy, so only when deploying
@@ -34,7 +41,16 @@ def deploy(config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
     secrets = load_secrets(settings)
     engine = open_store(settings, secrets)
     w3, account = chain_account(settings, secrets, ephemeral_on_dev=False)  # as the daemon does
-    deployed = deploy_all(w3, account, Deployments(engine), deploy_params(settings))
+    recorder = Deployments(engine)
+    if if_missing:
+        chain_id = w3.eth.chain_id
+        known = recorder.addresses(chain_id)
+        if all(name in known and len(w3.eth.get_code(w3.to_checksum_address(known[name]))) > 0
+               for name in DEPLOYED):
+            for name in DEPLOYED:
+                typer.echo(f"{name:<26} {known[name]}  (chain {chain_id}, kept: already deployed)")
+            return
+    deployed = deploy_all(w3, account, recorder, deploy_params(settings))
     for name, address in deployed.items():
         typer.echo(f"{name:<26} {address}  (chain {w3.eth.chain_id})")
 
@@ -105,7 +121,6 @@ def record(
     from eth_utils import is_address, to_checksum_address
 
     from oracle.chain.artifacts import load_artifact
-    from oracle.chain.contracts import DEPLOYED
     from oracle.errors import ConfigError
 
     if name not in DEPLOYED:

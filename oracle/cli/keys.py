@@ -23,12 +23,22 @@ KeyFileOpt = Annotated[
 ]
 
 
+IfMissingOpt = Annotated[bool, typer.Option(
+    "--if-missing", help="If the keystore exists, keep it (after proving the configured password "
+                         "opens it) and exit 0 instead of refusing; for init jobs run on every start.")]
+
+
 @app.command("new")
-def new(config: ConfigOpt = None) -> None:
+def new(config: ConfigOpt = None, if_missing: IfMissingOpt = False) -> None:
     """Generate a key and write it encrypted to chain.keystore_path (mode 0600, folder 0700)."""
     settings = settings_for(config)
     password = load_secrets(settings).keystore_password
-    address = keystore.create(settings.chain.keystore_path, password)
+    path = settings.chain.keystore_path
+    if if_missing and (path.exists() or path.is_symlink()):
+        account = keystore.load(path, password)  # wrong password or unsafe mode: exit 2 here
+        typer.echo(f"kept {path} for {account.address} (already there)")
+        return
+    address = keystore.create(path, password)
     typer.echo(f"created {settings.chain.keystore_path} for {address}")
 
 

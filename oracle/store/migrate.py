@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -13,10 +10,10 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 
 from oracle.errors import ConfigError, SchemaOutdated
+from oracle.shipped import resolve_data_dir
 
-# The repository's migrations/; an installed copy (container) points ORACLE_MIGRATIONS_DIR at it.
-MIGRATIONS_DIR = Path(os.environ.get("ORACLE_MIGRATIONS_DIR")
-                      or Path(__file__).resolve().parents[2] / "migrations")
+# ORACLE_MIGRATIONS_DIR, else the checkout's migrations/, else the installed wheel's copy.
+MIGRATIONS_DIR = resolve_data_dir("ORACLE_MIGRATIONS_DIR", "migrations", "env.py")
 
 
 def _config(engine: Engine | None = None) -> Config:

@@ -93,3 +93,30 @@ def test_set_signers_replaces_the_feeds_signer_set_through_the_owner(
     assert feed.functions.signers().call() == members
     assert feed.functions.transmitters().call() == members
     assert feed.functions.quorum().call() == 2
+
+
+def test_deploy_if_missing_keeps_contracts_that_hold_code(
+        env: str, hardhat_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORACLE_CHAIN__RPC_URLS", json.dumps([hardhat_url]))
+    runner = CliRunner()
+    first = runner.invoke(_cli(), ["contracts", "deploy", "--if-missing", "--db-url", env])
+    assert first.exit_code == 0 and "kept" not in first.output, first.output
+    listed = runner.invoke(_cli(), ["contracts", "list", "--format", "json", "--db-url", env])
+    rows = json.loads(listed.output)
+    again = runner.invoke(_cli(), ["contracts", "deploy", "--if-missing", "--db-url", env])
+    assert again.exit_code == 0, again.output
+    assert again.output.count("kept: already deployed") == 3
+    assert all(r["address"] in again.output for r in rows)
+    relisted = runner.invoke(_cli(), ["contracts", "list", "--format", "json", "--db-url", env])
+    assert json.loads(relisted.output) == rows  # nothing re-deployed or re-recorded
+
+
+def test_deploy_if_missing_deploys_again_when_the_chain_lost_the_code(env: str) -> None:
+    # No rpc_urls: every command gets a fresh in-process chain, like a dev chain restarted
+    # without its state; the recorded addresses hold no code there, so it deploys again.
+    runner = CliRunner()
+    first = runner.invoke(_cli(), ["contracts", "deploy", "--db-url", env])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(_cli(), ["contracts", "deploy", "--if-missing", "--db-url", env])
+    assert again.exit_code == 0, again.output
+    assert "kept" not in again.output and again.output.count("(chain ") == 3

@@ -210,3 +210,23 @@ def test_cli_import_refuses_a_63_digit_key(tmp_path: Path, monkeypatch: pytest.M
     assert isinstance(result.exception, KeystoreError) and result.exception.exit_code == 2
     assert "got 63 characters" in str(result.exception)
     assert not (tmp_path / "k.json").exists()
+
+
+def test_cli_new_if_missing_keeps_the_key_and_still_checks_the_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "keys" / "oracle.json"
+    monkeypatch.setenv("ORACLE_CHAIN__KEYSTORE_PATH", str(path))
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", PASSWORD.get_secret_value())
+    runner = CliRunner()
+    first = runner.invoke(_cli(), ["keys", "new", "--if-missing"])
+    assert first.exit_code == 0 and "created" in first.output, first.output
+    before = path.read_bytes()
+    again = runner.invoke(_cli(), ["keys", "new", "--if-missing"])
+    assert again.exit_code == 0 and "kept" in again.output, again.output
+    assert keystore.address(path) in again.output and path.read_bytes() == before
+    plain = runner.invoke(_cli(), ["keys", "new"])  # without the flag an existing key is refused
+    assert isinstance(plain.exception, KeystoreError) and "already exists" in str(plain.exception)
+    monkeypatch.setenv("ORACLE_KEYSTORE_PASSWORD", "wrong")
+    wrong = runner.invoke(_cli(), ["keys", "new", "--if-missing"])
+    assert isinstance(wrong.exception, KeystoreError) and wrong.exception.exit_code == 2
+    assert path.read_bytes() == before
