@@ -68,8 +68,11 @@ def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # The dependencies come from the test venv's site-packages as a bare path: its .pth files
     # (the editable install of the checkout) are not processed, so no checkout is importable.
     (site / "zz_test_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    # --ignore-installed: the dependencies' site-packages hold the checkout's editable
+    # solchain-oracle of the same version, which pip would otherwise take as already there.
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-                    "--no-index", "-q", str(wheel)], check=True, capture_output=True, timeout=120)
+                    "--ignore-installed", "--no-index", "-q", str(wheel)],
+                   check=True, capture_output=True, timeout=120)
     shutil.rmtree(src)  # the checkout copy it was built from is gone
     return env_dir
 
