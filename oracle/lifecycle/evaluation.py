@@ -152,9 +152,10 @@ def gather(engine: Engine) -> ReportData:
     """Everything the evaluation report shows, from the store."""
     scored = scored_forecasts(engine)
     data = ReportData()
-    if not scored.empty:
-        forecasts, actual = stored_forecasts(engine)
+    forecasts, actual = stored_forecasts(engine)
+    if not forecasts.empty:  # drawn as soon as there is one, before any hour of it came true
         data.forecast = latest_forecast(forecasts, actual)
+    if not scored.empty:
         data.by_horizon = scored.assign(abs_error=scored["error"].abs()).groupby("horizon").agg(
             mae=("abs_error", "mean"), bias=("error", "mean"))
         data.calibration = _calibration(scored)

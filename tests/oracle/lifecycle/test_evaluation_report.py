@@ -200,3 +200,24 @@ def test_chart_time_axes_show_the_data_dates(tmp_path: Path, chromium: Path) -> 
     forecast_days = re.findall(r"May-(\d\d)", re.search(
         r'<span class="time-ticks">([^<]+)</span>', sections["Forecast against actual"]).group(1))
     assert {"08", "09"} <= set(forecast_days) or {"09", "10"} <= set(forecast_days)
+
+
+def test_a_forecast_nothing_of_which_came_true_yet_is_drawn(tmp_path: Path) -> None:
+    """Small data: a day of readings and one forecast from its last hour; no step observed."""
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    upgrade(engine)
+    origin = T0 + pd.Timedelta("23h")
+    with session_scope(engine) as s:
+        for ts in pd.date_range(T0, periods=24, freq="h"):
+            s.add(Reading(meter_id="m1", ts=ts.to_pydatetime(), consumption_kwh=1.0))
+        for h in range(1, 13):
+            s.add(ForecastRow(target="demand", entity_id="zone-1", origin=origin.to_pydatetime(),
+                              ts=(origin + pd.Timedelta(hours=h)).to_pydatetime(), mean=1.0,
+                              model="ets"))
+    data = gather(engine)
+    assert "Forecast metrics by model" not in data.tables
+    assert data.forecast is not None and data.forecast["mean"].notna().sum() == 12
+    assert data.forecast["actual"].notna().sum() == 24
+    page = render_report(data, tmp_path / "r").read_text()
+    assert '<img alt="Forecast against actual"' in page
+    assert re.search(r'class="time-ticks">[^<]*2024-May-0[67]', page)

@@ -107,3 +107,9 @@ def test_train_with_a_long_gap_says_how_much_unbroken_history(tmp_path: Path,
     _, err = capsys.readouterr()
     assert code == 2 and err.count("\n") == 1
     assert "too little data" in err and "150 hours" in err and "without gaps" in err
+
+
+def test_help_states_the_history_needed(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 0 and f"({MIN_HISTORY_H + 24} h)" in out and "6 h" in out
