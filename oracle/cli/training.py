@@ -55,7 +55,9 @@ def evaluate(report: Annotated[Path, typer.Option("--report", help="Directory fo
     engine = open_store(settings_for(config, db_url))
     data = gather(engine)
     path = render_report(data, report)
-    for title, table in data.tables.items():
-        if title == "Forecast metrics by model":
-            typer.echo(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    metrics = data.tables.get("Forecast metrics by model")
+    if metrics is not None:
+        typer.echo(metrics.to_string(float_format=lambda v: f"{v:.4g}"))
+    else:
+        typer.echo("no stored forecast has an observed hour yet: nothing scored")
     typer.echo(f"report written to {path}")
