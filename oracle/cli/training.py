@@ -17,7 +17,12 @@ def train(model: Annotated[str, typer.Option("--model", help="Forecaster to tune
           trials: Annotated[int, typer.Option(min=1, help="At most this many trials.")] = 30,
           promote: Annotated[bool, typer.Option(help="Promote the trained version.")] = False,
           config: ConfigOpt = None, db_url: DbUrlOpt = None) -> None:
-    """Tune (Optuna) and train a forecaster on the stored readings; register it; record the run."""
+    """Tune (Optuna) and train a forecaster on the stored readings; register it; record the run.
+
+    Trains on the zone's hourly demand since the last gap longer than 6 h (shorter gaps are
+    interpolated) and needs at least a week and two hours of it plus the 24 h held out to
+    score (194 h); with less it says so in one line and exits 2.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from oracle.app import open_store
@@ -28,6 +33,8 @@ def train(model: Annotated[str, typer.Option("--model", help="Forecaster to tune
     engine = open_store(settings)
     registry = ModelRegistry(engine, settings.data_dir / "models")
     y = zone_demand(engine)
+    typer.echo(f"zone demand: {len(y)} hours, {y.index[0]:%Y-%m-%d %H:%M} to "
+               f"{y.index[-1]:%Y-%m-%d %H:%M} UTC")
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()) as progress:
         result = train_forecaster(engine, registry, y, model=model, name=name, budget_s=budget,
                                   n_trials=trials, progress=progress)
@@ -48,7 +55,9 @@ def evaluate(report: Annotated[Path, typer.Option("--report", help="Directory fo
     engine = open_store(settings_for(config, db_url))
     data = gather(engine)
     path = render_report(data, report)
-    for title, table in data.tables.items():
-        if title == "Forecast metrics by model":
-            typer.echo(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    metrics = data.tables.get("Forecast metrics by model")
+    if metrics is not None:
+        typer.echo(metrics.to_string(float_format=lambda v: f"{v:.4g}"))
+    else:
+        typer.echo("no stored forecast has an observed hour yet: nothing scored")
     typer.echo(f"report written to {path}")

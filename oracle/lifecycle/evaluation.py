@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from oracle.lifecycle.html_report import ReportData
+from oracle.lifecycle.html_report import ReportData, cell
 from oracle.store.tables import (
     AnomalyRow,
     DispatchSchedule,
@@ -42,15 +42,22 @@ def actual_demand(session: Session) -> pd.Series:
     return frame.groupby("ts")["consumption_kwh"].sum()
 
 
-def scored_forecasts(engine: Engine, target: str = "demand") -> pd.DataFrame:
-    """Every stored forecast step whose hour has been observed, with actual, error, horizon."""
+def stored_forecasts(engine: Engine, target: str = "demand") -> tuple[pd.DataFrame, pd.Series]:
+    """Every stored forecast step (``ts`` and ``origin`` in UTC) and the zone demand observed."""
     with Session(engine) as session:
         forecasts = _frame(list(session.exec(select(ForecastRow)
                                              .where(col(ForecastRow.target) == target)).all()))
         actual = actual_demand(session)
+    if not forecasts.empty:
+        forecasts["ts"], forecasts["origin"] = _utc(forecasts["ts"]), _utc(forecasts["origin"])
+    return forecasts, actual
+
+
+def scored_forecasts(engine: Engine, target: str = "demand") -> pd.DataFrame:
+    """Every stored forecast step whose hour has been observed, with actual, error, horizon."""
+    forecasts, actual = stored_forecasts(engine, target)
     if forecasts.empty or actual.empty:
         return pd.DataFrame()
-    forecasts["ts"], forecasts["origin"] = _utc(forecasts["ts"]), _utc(forecasts["origin"])
     forecasts["actual"] = forecasts["ts"].map(actual)
     forecasts = forecasts.dropna(subset=["actual"])
     forecasts["horizon"] = ((forecasts["ts"] - forecasts["origin"]) / pd.Timedelta("1h")).round()
@@ -73,10 +80,18 @@ def forecast_metrics(scored: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def _latest_forecast(scored: pd.DataFrame) -> pd.DataFrame:
-    origin = scored["origin"].max()
-    last = scored[scored["origin"] == origin].set_index("ts").sort_index()
-    return last[["actual", "mean", *[f"{b}_{lv}" for lv in LEVELS for b in ("lo", "hi")]]]
+def latest_forecast(forecasts: pd.DataFrame, actual: pd.Series,
+                    context: pd.Timedelta = pd.Timedelta("24h")) -> pd.DataFrame:
+    """The newest forecast (every step, observed yet or not) beside the actual demand from
+    ``context`` before its origin to its last step; index the real hours (UTC)."""
+    origin = forecasts["origin"].max()
+    bands = [f"{b}_{lv}" for lv in LEVELS for b in ("lo", "hi")]
+    last = forecasts[forecasts["origin"] == origin].set_index("ts").sort_index()[["mean", *bands]]
+    last = last[~last.index.duplicated(keep="last")]
+    seen = actual[(actual.index >= origin - context) & (actual.index <= last.index.max())]
+    frame = last.join(seen.rename("actual"), how="outer").sort_index()
+    frame.index.name = "ts"
+    return frame[["actual", "mean", *bands]]
 
 
 def _calibration(scored: pd.DataFrame) -> pd.DataFrame:
@@ -89,6 +104,19 @@ def _calibration(scored: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def schedule_hours(doc: dict[str, Any], start: Any, steps: int) -> pd.DatetimeIndex:
+    """The hours (UTC) a stored schedule's steps stand for: its own ``hours`` when they match
+    the steps, otherwise hourly from the interval start."""
+    hours = doc.get("hours")
+    if isinstance(hours, list) and len(hours) == steps:
+        try:
+            return pd.DatetimeIndex(pd.to_datetime(hours, utc=True), name="hour")
+        except (ValueError, TypeError):
+            pass
+    return pd.date_range(pd.Timestamp(start).tz_localize("UTC") if pd.Timestamp(start).tzinfo
+                         is None else pd.Timestamp(start), periods=steps, freq="h", name="hour")
+
+
 def _dispatch(engine: Engine) -> dict[str, Any]:
     with Session(engine) as session:
         row = session.exec(select(DispatchSchedule)
@@ -98,20 +126,36 @@ def _dispatch(engine: Engine) -> dict[str, Any]:
     doc = row.schedule
     out: dict[str, Any] = {}
     if doc.get("state_of_charge_kwh"):
-        out["soc"] = pd.DataFrame(doc["state_of_charge_kwh"])
+        soc = pd.DataFrame(doc["state_of_charge_kwh"], dtype=float)
+        out["soc"] = soc.set_axis(schedule_hours(doc, row.interval_start, len(soc)))
     if doc.get("grid_import_kw"):
-        out["grid_import"] = pd.Series(doc["grid_import_kw"], dtype=float)
+        imports = pd.Series(doc["grid_import_kw"], dtype=float)
+        out["grid_import"] = imports.set_axis(schedule_hours(doc, row.interval_start,
+                                                             len(imports)))
     if doc.get("line_loading"):
-        out["line_loading"] = pd.DataFrame(doc["line_loading"])
+        loading = pd.DataFrame(doc["line_loading"], dtype=float)
+        out["line_loading"] = loading.set_axis(schedule_hours(doc, row.interval_start,
+                                                              len(loading)))
     return out
+
+
+def run_outcome(run: pd.Series) -> str:
+    """What a model run came to, in words: its metrics, or why it failed."""
+    if run.get("status") != "ok":
+        error = run.get("error")
+        return f"failed: {error}" if isinstance(error, str) and error else "failed (no error recorded)"
+    metrics = run.get("metrics")
+    return cell(metrics) if metrics else "ok"
 
 
 def gather(engine: Engine) -> ReportData:
     """Everything the evaluation report shows, from the store."""
     scored = scored_forecasts(engine)
     data = ReportData()
+    forecasts, actual = stored_forecasts(engine)
+    if not forecasts.empty:  # drawn as soon as there is one, before any hour of it came true
+        data.forecast = latest_forecast(forecasts, actual)
     if not scored.empty:
-        data.forecast = _latest_forecast(scored)
         data.by_horizon = scored.assign(abs_error=scored["error"].abs()).groupby("horizon").agg(
             mae=("abs_error", "mean"), bias=("error", "mean"))
         data.calibration = _calibration(scored)
@@ -132,9 +176,11 @@ def gather(engine: Engine) -> ReportData:
     for key, value in _dispatch(engine).items():
         setattr(data, key, value)
     if not versions.empty:
-        data.tables["Model registry"] = versions[["name", "version", "family", "stage", "metrics",
+        data.tables["Model registry"] = versions[["name", "version", "family", "stage", "params",
+                                                  "metrics", "data_start", "data_end",
                                                   "created_at"]]
     if not runs.empty:
-        data.tables["Recent model runs"] = runs[["model", "version", "purpose", "status",
-                                                 "metrics", "started_at"]]
+        runs["outcome"] = runs.apply(run_outcome, axis=1)
+        data.tables["Recent model runs"] = runs[["id", "model", "version", "purpose", "status",
+                                                 "outcome", "started_at"]].set_index("id")
     return data

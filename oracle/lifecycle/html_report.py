@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -27,9 +29,9 @@ class ReportData:
     calibration: pd.DataFrame | None = None    # nominal (%), empirical (%)
     anomalies: pd.DataFrame | None = None      # meter_id, ts, type, severity
     clearing: pd.DataFrame | None = None       # index interval_start; price, volume_kwh
-    soc: pd.DataFrame | None = None            # index hour; one column per storage node (kWh)
-    grid_import: pd.Series | None = None       # index hour; kW
-    line_loading: pd.DataFrame | None = None   # index hour; one column per line (fraction)
+    soc: pd.DataFrame | None = None            # index hour (UTC); one column per storage node (kWh)
+    grid_import: pd.Series | None = None       # index hour (UTC); kW
+    line_loading: pd.DataFrame | None = None   # index hour (UTC); one column per line (fraction)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     title: str = "SolChain Oracle: model evaluation"
 
@@ -45,30 +47,69 @@ def _figure(width: float = 10, height: float = 3.6) -> tuple[Any, Any]:
     return fig, ax
 
 
-def _png(fig: Any) -> str:
+@dataclass(frozen=True)
+class Chart:
+    """One drawn plot: the PNG (base64) and the labels its time axis shows, as drawn."""
+
+    png: str
+    time_labels: tuple[str, ...] = ()
+
+
+def utc_times(values: Any) -> np.ndarray:
+    """Times as naive UTC ``datetime64`` (what matplotlib's date axis draws without shifting)."""
+    times = pd.DatetimeIndex(pd.to_datetime(values, utc=True))
+    return times.tz_localize(None).to_numpy()
+
+
+def _time_axis(ax: Any, times: np.ndarray) -> None:
+    """A date axis spanning exactly the data (an hour either side of a single point): never
+    matplotlib's default of two years around one day, never step numbers."""
+    from matplotlib import dates as mdates
+
+    lo, hi = times.min(), times.max()
+    if lo == hi:
+        lo, hi = lo - np.timedelta64(1, "h"), hi + np.timedelta64(1, "h")
+    ax.set_xlim(lo, hi)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=True))
+    ax.set_xlabel("time (UTC)")
+
+
+def _png(fig: Any, time_axis: Any | None = None) -> Chart:
     from matplotlib import pyplot as plt
 
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png")
+    labels: tuple[str, ...] = ()
+    if time_axis is not None:  # the tick labels and the offset (the date) as drawn just now
+        ticks = [t.get_text() for t in time_axis.get_xticklabels() if t.get_text()]
+        offset = time_axis.xaxis.get_major_formatter().get_offset()
+        labels = tuple(ticks + ([offset] if offset else []))
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return Chart(base64.b64encode(buffer.getvalue()).decode(), labels)
 
 
-def plot_forecast(frame: pd.DataFrame) -> str:
+def plot_forecast(frame: pd.DataFrame) -> Chart:
     fig, ax = _figure()
+    times = utc_times(frame.index)
     for level, alpha in ((95, 0.15), (80, 0.3)):
         if {f"lo_{level}", f"hi_{level}"} <= set(frame.columns):
-            ax.fill_between(frame.index, frame[f"lo_{level}"], frame[f"hi_{level}"], alpha=alpha,
+            ax.fill_between(times, frame[f"lo_{level}"].to_numpy(dtype=float),
+                            frame[f"hi_{level}"].to_numpy(dtype=float), alpha=alpha,
                             color="tab:blue", label=f"{level}% interval")
-    ax.plot(frame.index, frame["mean"], color="tab:blue", label="forecast")
-    ax.plot(frame.index, frame["actual"], color="black", lw=1, label="actual")
+    ax.plot(times, frame["mean"].to_numpy(dtype=float), color="tab:blue", marker=".", ms=3,
+            label="forecast")
+    ax.plot(times, frame["actual"].to_numpy(dtype=float), color="black", lw=1, marker=".", ms=3,
+            label="actual")
     ax.set(title="Demand forecast against actual", ylabel="kWh")
+    _time_axis(ax, times)
     ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
+    return _png(fig, ax)
 
 
-def plot_by_horizon(frame: pd.DataFrame) -> str:
+def plot_by_horizon(frame: pd.DataFrame) -> Chart:
     fig, ax = _figure()
     for column in frame.columns:
         ax.plot(frame.index, frame[column], marker="o", ms=3, label=column)
@@ -78,7 +119,7 @@ def plot_by_horizon(frame: pd.DataFrame) -> str:
     return _png(fig)
 
 
-def plot_calibration(frame: pd.DataFrame) -> str:
+def plot_calibration(frame: pd.DataFrame) -> Chart:
     fig, ax = _figure(5, 4)
     ax.plot([0, 100], [0, 100], ls="--", color="grey", label="perfect")
     ax.plot(frame["nominal"], frame["empirical"], marker="o", color="tab:red", label="observed")
@@ -88,35 +129,40 @@ def plot_calibration(frame: pd.DataFrame) -> str:
     return _png(fig)
 
 
-def plot_anomalies(frame: pd.DataFrame) -> str:
+def plot_anomalies(frame: pd.DataFrame) -> Chart:
     meters = sorted(frame["meter_id"].astype(str).unique())
     fig, ax = _figure(10, max(2.5, 0.35 * len(meters) + 1.5))
     colours = {"low": "tab:green", "medium": "tab:orange", "high": "tab:red",
                "critical": "darkred"}
     rows = {m: i for i, m in enumerate(meters)}
     for severity, part in frame.groupby("severity"):
-        ax.scatter(pd.to_datetime(part["ts"]), part["meter_id"].astype(str).map(rows),
+        ax.scatter(utc_times(part["ts"]), part["meter_id"].astype(str).map(rows),
                    label=str(severity), color=colours.get(str(severity), "tab:blue"), s=18)
     ax.set_yticks(range(len(meters)), meters)
-    ax.set(title="Anomaly timeline per meter", xlabel="time")
+    ax.set(title="Anomaly timeline per meter")
+    _time_axis(ax, utc_times(frame["ts"]))
     ax.legend(fontsize=8, title="severity")
-    return _png(fig)
+    return _png(fig, ax)
 
 
-def plot_clearing(frame: pd.DataFrame) -> str:
+def plot_clearing(frame: pd.DataFrame) -> Chart:
     fig, ax = _figure()
-    ax.bar(frame.index, frame["volume_kwh"], width=0.03, color="tab:grey", alpha=0.6,
-           label="volume (kWh)")
+    times = utc_times(frame.index)
+    ax.bar(times, frame["volume_kwh"].to_numpy(dtype=float), width=0.03, color="tab:grey",
+           alpha=0.6, label="volume (kWh)")
     ax.set_ylabel("volume (kWh)")
     price = ax.twinx()
-    price.plot(frame.index, frame["price"], color="tab:purple", marker=".", label="price")
+    price.plot(times, frame["price"].to_numpy(dtype=float), color="tab:purple", marker=".",
+               label="price")
     price.set_ylabel("price (per kWh)")
     ax.set(title="Clearing prices and volumes")
-    return _png(fig)
+    _time_axis(ax, times)
+    return _png(fig, ax)
 
 
 def plot_dispatch(soc: pd.DataFrame | None, imports: pd.Series | None,
-                  loading: pd.DataFrame | None) -> str:
+                  loading: pd.DataFrame | None) -> Chart:
+    """Each panel against the schedule's hours (UTC), on one shared time axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,24 +172,77 @@ def plot_dispatch(soc: pd.DataFrame | None, imports: pd.Series | None,
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 2.6 * len(panels)), dpi=100,
                              sharex=True, squeeze=False)
     slots = iter(axes[:, 0])
+    times: list[np.ndarray] = []
     if soc is not None and len(soc):
         ax = next(slots)
-        soc.plot(ax=ax, title="Storage state of charge", ylabel="kWh")
+        times.append(utc_times(soc.index))
+        for column in soc.columns:
+            ax.step(times[-1], soc[column].to_numpy(dtype=float), where="post", label=str(column))
+        ax.set(title="Storage state of charge", ylabel="kWh")
+        ax.legend(fontsize=8)
     if imports is not None and len(imports):
         ax = next(slots)
-        ax.step(range(len(imports)), imports.to_numpy(), where="post", color="tab:brown")
+        times.append(utc_times(imports.index))
+        ax.step(times[-1], imports.to_numpy(dtype=float), where="post", color="tab:brown")
         ax.set(title="Grid imports", ylabel="kW")
     if loading is not None and len(loading):
         ax = next(slots)
-        (100 * loading.reset_index(drop=True)).plot(ax=ax, title="Line loading", ylabel="% of capacity")
+        times.append(utc_times(loading.index))
+        for column in loading.columns:
+            ax.step(times[-1], 100 * loading[column].to_numpy(dtype=float), where="post",
+                    label=str(column))
         ax.axhline(100, color="red", ls="--", lw=1)
-    return _png(fig)
+        ax.set(title="Line loading", ylabel="% of capacity")
+        ax.legend(fontsize=8)
+    for ax in axes[:, 0]:
+        ax.grid(alpha=0.3)
+    bottom = axes[-1, 0]
+    _time_axis(bottom, np.concatenate(times))
+    for ax in axes[:-1, 0]:
+        ax.set_xlabel("")
+    return _png(fig, bottom)
 
 
-def _section(title: str, png: str | None = None, body: str = "") -> str:
-    image = (f'<img alt="{html.escape(title)}" src="data:image/png;base64,{png}">'
-             if png else "")
+def _section(title: str, chart: Chart | None = None, body: str = "") -> str:
+    image = ""
+    if chart is not None:
+        image = f'<img alt="{html.escape(title)}" src="data:image/png;base64,{chart.png}">'
+        if chart.time_labels:  # the time axis in words too (screen readers, text browsers)
+            labels = " · ".join(html.escape(label) for label in chart.time_labels)
+            image += f'<p class="axis">Time axis (UTC): <span class="time-ticks">{labels}</span></p>'
     return f"<section><h2>{html.escape(title)}</h2>{image}{body}</section>"
+
+
+def cell(value: Any) -> str:
+    """A table cell a person reads: ``key: value`` pairs for mappings, times in UTC to the
+    minute, numbers to four significant digits, nothing for missing values."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {cell(v)}" for k, v in value.items())
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return ", ".join(cell(v) for v in value)
+    if isinstance(value, pd.Timestamp | datetime):
+        stamp = pd.Timestamp(value)
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return stamp.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """``frame`` as an HTML table of readable cells (see :func:`cell`); the index is shown
+    unless it is only row numbers."""
+    numbered = isinstance(frame.index, pd.RangeIndex)
+    shown = frame.copy()
+    if not numbered:
+        shown.index = pd.Index([cell(i) for i in shown.index], name=frame.index.name)
+    return shown.map(cell).to_html(escape=True, index=not numbered)
 
 
 def _present(frame: Any) -> bool:
@@ -169,7 +268,7 @@ def render_report(data: ReportData, out_dir: Path) -> Path:
         sections.append(_section("Dispatch", plot_dispatch(data.soc, data.grid_import,
                                                            data.line_loading)))
     for name, table in data.tables.items():
-        sections.append(_section(name, body=table.to_html(float_format="%.4g", na_rep="")))
+        sections.append(_section(name, body=table_html(table)))
     if not sections:
         sections.append("<p>No stored results to evaluate yet.</p>")
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

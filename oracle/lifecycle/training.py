@@ -47,8 +47,12 @@ SPACES: dict[str, Space] = {
 }
 
 
-# Hours of history a model needs before the holdout: a week (the weekly season and lags).
-MIN_HISTORY_H = 168
+# Hours of history every fit needs (the tuning fits before the holdout and each backtest the
+# champion's intervals are calibrated on): a week for the weekly season, and for the GBM's
+# difference over a week two hours more (it has no training row on exactly 168 or 169 hours).
+MIN_HISTORY_H = 7 * 24 + 2
+# Backtest windows the champion's conformal intervals are calibrated on, at most; one day apart.
+CALIBRATION_WINDOWS = 14
 
 
 def check_enough_history(name: str, y: pd.Series, *, window: int) -> None:
@@ -70,14 +74,40 @@ class TrainResult:
     trials: int
 
 
+MAX_GAP_FILLED_H = 6
+
+
+def latest_stretch(y: pd.Series, *, max_gap_h: int = MAX_GAP_FILLED_H) -> pd.Series:
+    """``y`` on a regular hourly grid: gaps up to ``max_gap_h`` hours interpolated; before a
+    longer gap nothing is kept (a model fits one unbroken series), so the result is the latest
+    gap-free stretch, with ``freq`` set."""
+    grid = y.asfreq("h")
+    missing = grid.isna()
+    run = missing.groupby((~missing).cumsum()).transform("sum")  # length of each gap
+    long_gap = missing & (run > max_gap_h)
+    if long_gap.any():
+        grid = grid[grid.index > grid.index[long_gap.to_numpy()][-1]]
+    return grid.interpolate(limit_area="inside").asfreq("h")
+
+
 def zone_demand(engine: Engine) -> pd.Series:
-    """Stored zone demand per hour on a regular grid (short gaps interpolated)."""
+    """Stored zone demand per hour on a regular grid: short gaps (up to ``MAX_GAP_FILLED_H``)
+    interpolated, and only the latest stretch after any longer gap."""
     with Session(engine) as session:
         y = actual_demand(session)
     if y.empty:
         raise SourceDataInvalid("no stored readings to train on; run `oracle ingest` first",
                                 field="readings", value=0)
-    return y.asfreq("h").interpolate(limit=6).dropna()
+    return latest_stretch(y)
+
+
+def calibration_plan(n: int, max_horizon: int, *, day: int = 24) -> tuple[int, int]:
+    """The calibrated horizon and the number of backtest windows for a champion fitted on
+    ``n`` hours, such that every backtest fits on at least ``MIN_HISTORY_H`` hours (backtest
+    origins sit one ``day`` apart, the last ``horizon`` before the end)."""
+    horizon = max(1, min(max_horizon, n - MIN_HISTORY_H))
+    windows = max(1, min(CALIBRATION_WINDOWS, (n - horizon - MIN_HISTORY_H) // day + 1))
+    return horizon, windows
 
 
 def _fit(name: str, params: dict[str, Any], y: pd.Series) -> Any:
@@ -88,10 +118,12 @@ def _fit(name: str, params: dict[str, Any], y: pd.Series) -> Any:
 
 def _champion(name: str, params: dict[str, Any], y: pd.Series, max_horizon: int) -> Any:
     """What the registry serves: a ``Forecaster`` around the tuned point model, with conformal
-    intervals calibrated on backtests up to the trained maximum horizon."""
+    intervals calibrated on backtests up to the trained maximum horizon (shorter, and fewer
+    windows, when the stored history cannot give every backtest ``MIN_HISTORY_H`` hours)."""
     from models.forecasting import Forecaster
 
-    return Forecaster(model=name, params=params, horizon=max_horizon).fit(
+    horizon, windows = calibration_plan(len(y), max_horizon)
+    return Forecaster(model=name, params=params, horizon=horizon, n_windows=windows).fit(
         y.asfreq(y.index.freq or "h"))
 
 
@@ -154,8 +186,12 @@ def train_forecaster(engine: Engine, registry: ModelRegistry, y: pd.Series, *, m
     except Exception as err:
         _run(engine, name, None, "train", {"model": model}, y, {}, started, error=str(err))
         raise
+    calibrated_h, windows = calibration_plan(len(y), max_horizon)
     metrics = {"mae": best, "window": window, "trials": trials,
+               "calibrated_horizon": calibrated_h, "calibration_windows": windows,
                "seconds": round(time.perf_counter() - clock, 2)}
+    # Beyond the calibrated horizon the Forecaster widens its last interval (square root of
+    # the lead time), so the served maximum stays the one asked for.
     all_params = {"model": model, **params, "max_horizon": max_horizon}
     version = registry.register(name, "forecasting", fitted, params=all_params,
                                 data_start=y.index[0].to_pydatetime(),

@@ -80,6 +80,7 @@ def test_train_list_promote_rollback_evaluate(cli: tuple[typer.Typer, str], tmp_
     out = tmp_path / "report"
     report = runner.invoke(app, ["evaluate", "--report", str(out), "--db-url", url])
     assert report.exit_code == 0, report.output
+    assert "nothing scored" in report.output  # readings and models, but no forecast stored
     assert "Model registry" in (out / "index.html").read_text()
 
 
