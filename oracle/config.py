@@ -114,7 +114,7 @@ class WeatherSettings(Section):
     def _url(cls, value: str) -> str:
         return checked_url(value)
 
-    timeout_s: float = Field(default=10.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout of the weather service.")
 
 
 class SchedulerSettings(Section):
@@ -128,7 +128,7 @@ class SchedulerSettings(Section):
 
 class PricingSettings(Section):
     zone: str = Field(default="zone-1", description="Market zone of the price feed.")
-    rule: Literal["uniform", "pay_as_bid"] = "uniform"
+    rule: Literal["uniform", "pay_as_bid"] = Field(default="uniform", description="Clearing rule: one uniform price where supply meets demand, or pay-as-bid (each accepted order at its own limit price).")
     floor: float = Field(default=0.05, ge=0, description="Price floor, currency/kWh.")
     cap: float = Field(default=0.50, gt=0, description="Price cap, currency/kWh.")
     deviation_percent: float = Field(default=0.5, gt=0, description="Publish when the price moves more than this.")
@@ -163,8 +163,8 @@ class ComputeSettings(Section):
 
 
 class ApiSettings(Section):
-    host: str = Field(default="127.0.0.1")
-    port: int = Field(default=8700, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address the HTTP API listens on (`oracle serve --host` overrides).")
+    port: int = Field(default=8700, ge=0, le=65535, description="Port of the HTTP API; 0 picks a free one (`oracle serve --port` overrides).")
     max_body_bytes: int = Field(default=5_000_000, ge=1024, le=500_000_000, description="Largest request body (413 beyond it, refused from Content-Length before reading).")
     max_json_depth: int = Field(default=64, ge=2, le=limits.CEILING_JSON_DEPTH, description="Deepest nesting of arrays and objects in a request body (refused before routing and auth).")
     max_points: int = Field(default=50_000, ge=1, le=limits.CEILING_POINTS, description="Most values in one series, readings list or weather list of a request (and of a model CLI input).")
@@ -232,7 +232,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL: SQLite file or PostgreSQL.")
     data_dir: Path = Field(default=Path("var"), description="Where the SQLite file, keys, locks and artifacts live.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Lowest level of the JSON log lines on stderr; INFO is what an operator acts on.")
     secrets_dir: Path | None = Field(default=None, description="Directory with one file per secret (e.g. systemd $CREDENTIALS_DIRECTORY).")
     chain: ChainSettings = Field(default_factory=ChainSettings)
     backend: BackendSettings = Field(default_factory=BackendSettings)

@@ -91,3 +91,22 @@ def test_a_percent_encoded_url_password_is_accepted_and_masked_afterwards() -> N
     settings = load_settings(backend={"url": "http://oracle:p%40ss-w0rd@127.0.0.1:8600/"})
     assert settings.backend.url.endswith("127.0.0.1:8600/")
     assert "p@ss-w0rd" not in redact("server said: bad password p@ss-w0rd")
+
+
+def test_every_setting_is_described() -> None:
+    """oracle.example.toml carries each key's description: none may be missing."""
+    from pydantic import BaseModel
+
+    from oracle.config import Settings
+
+    def undescribed(model: type[BaseModel], prefix: str = "") -> list[str]:
+        out = []
+        for name, info in model.model_fields.items():
+            kind = info.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                out += undescribed(kind, f"{prefix}{name}.")
+            elif not info.description:
+                out.append(prefix + name)
+        return out
+
+    assert undescribed(Settings) == []
