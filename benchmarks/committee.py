@@ -8,7 +8,7 @@ and Chronicle Scribe's poke (81,025 gas with a bar of 5, published by Chronicle)
 
 Latency: four in-process daemons (own SQLite file, key, transaction manager and API on a
 loopback port each) on a ``hardhat node``, quorum 2, the daemon's real price stage at each
-2-second interval's start (the harness of ``tests/integration/test_committee_hardhat.py``);
+3-second interval's start (the harness of ``tests/integration/test_committee_hardhat.py``);
 for each round, the time from the interval's start (when every member's price stage fires) to
 the leader's audit entry ``committee.transmit`` (written once the report is mined: hardhat
 mines each transaction at once, so this is proposal + signatures + one transaction).

@@ -35,8 +35,8 @@ from oracle.store.migrate import upgrade
 from oracle.store.outbox import Outbox
 from oracle.store.tables import AuditEntry, MarketOrder
 
-INTERVAL_S = 2
-TIMEOUT_S = 1.5
+INTERVAL_S = 3
+TIMEOUT_S = 2.5
 BID, OFFER = 0.30, 0.10  # one bid and one offer of 10 kWh: uniform clearing at their midpoint
 
 

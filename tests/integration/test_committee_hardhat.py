@@ -1,7 +1,7 @@
 """Issue 20 on loopback: four daemons (own SQLite file and key each), a hardhat node, quorum 2.
 
 Each test deploys a fresh feed and starts four members whose price stages run at the start
-of each 2-second interval; the leader rotates with the round id."""
+of each 3-second interval; the leader rotates with the round id."""
 
 from __future__ import annotations
 
