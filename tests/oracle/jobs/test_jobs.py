@@ -149,6 +149,32 @@ def test_without_stored_weather_the_zone_solar_comes_from_its_history(world) -> 
     assert models == {app.settings.models.forecast_model}
 
 
+def test_a_degraded_input_is_logged_once_on_change_and_once_on_recovery(
+        world, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """Two ticks without weather log one warning; the tick after it is back logs one recovery."""
+    import logging
+
+    from oracle.config import WeatherSettings
+    from oracle.sources.weather import WeatherClient
+
+    app, clock = world
+    healthy = app.weather
+    app.weather = WeatherClient(WeatherSettings(url="http://127.0.0.1:9", timeout_s=1),
+                                retries=0)
+    caplog.set_level(logging.INFO, logger="oracle")
+    for _ in range(2):
+        _advance(clock, 1)
+        (outcome,) = jobs.catch_up(app)[-1:]
+        assert outcome.stages["ingest"].startswith("degraded: weather unavailable")
+    app.weather.close()
+    app.weather = healthy
+    _advance(clock, 1)
+    jobs.catch_up(app)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("degraded: running without weather") for m in messages) == 1
+    assert sum(m == "weather recovered: no longer degraded" for m in messages) == 1
+
+
 def test_backend_down_for_several_ticks_is_caught_up_in_order(world) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
     _advance(clock, 1)
