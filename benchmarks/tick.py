@@ -246,6 +246,10 @@ def main() -> None:
                     rows += bench(n, Path(tmp), weeks=args.weeks, db_url=url, cluster=args.cluster)
             else:
                 rows += bench(n, Path(tmp), weeks=args.weeks, db_url=None, cluster=False)
+            for r in rows[-2 if args.cluster else -1:]:  # as it comes: a long run shows its sizes
+                print(f"  {r['mode']}: tick 1 {sum(r['first'].values()):.2f} s, "  # type: ignore[attr-defined]
+                      f"tick 2 {sum(r['second'].values()):.2f} s, {r['second']}", file=sys.stderr,  # type: ignore[attr-defined]
+                      flush=True)
     store = "PostgreSQL" if args.pg else "SQLite"
     print(f"one tick, {store}, {args.weeks} weeks of history; seconds per stage of tick 2 (steady "
           "state); tick 1 also fits the anomaly detector, as a fresh daemon's first tick does")
