@@ -139,6 +139,7 @@ class ModelSettings(Section):
     forecast_model: str = Field(default="ets", description="Forecaster used by the daemon: auto, seasonal_naive, ets, mstl_ar, ets_daylight, mstl_ar_daylight, arima, week_analog, day_analog, gbm, lstm, transformer, prophet, ensemble.")
     site_latitude: float | None = Field(default=None, ge=-90, le=90, description="Latitude of the market's demand in degrees; with site_longitude it enables the daylight-aware forecasters (the evening lighting ramp follows sunset) and adds them to auto's candidates.")
     site_longitude: float | None = Field(default=None, ge=-180, le=180, description="Longitude of the market's demand in degrees (east positive); set both or neither.")
+    solar_fleet_max_meters: int = Field(default=2000, ge=0, le=1_000_000, description="Forecast each PV meter from its own history and weather (about 0.1 s of fit per meter per tick) up to this many PV meters; above it, or at 0, the zone's solar comes from its production history alone (audited).")
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> ModelSettings:

@@ -96,6 +96,10 @@ def solar_fleet(app: Application, start: datetime) -> tuple[FleetForecast | None
         meters = solar_repo.pv_meters(session)
         if meters.empty:
             return None, "no meter has PV"
+        limit = app.settings.models.solar_fleet_max_meters
+        if len(meters) > limit:
+            return None, (f"{len(meters)} PV meters exceed models.solar_fleet_max_meters "
+                          f"({limit}): per-meter solar forecasts are off")
         unplaced = meters[meters["lat"].isna() | meters["lon"].isna()]
         if not unplaced.empty:
             return None, f"meter {unplaced['meter_id'].iloc[0]} has no lat/lon"

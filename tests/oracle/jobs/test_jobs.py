@@ -175,6 +175,17 @@ def test_a_degraded_input_is_logged_once_on_change_and_once_on_recovery(
     assert sum(m == "weather recovered: no longer degraded" for m in messages) == 1
 
 
+def test_above_the_fleet_limit_the_zone_solar_comes_from_its_history(world) -> None:  # type: ignore[no-untyped-def]
+    app, clock = world
+    models = app.settings.models.model_copy(update={"solar_fleet_max_meters": 0})
+    app.settings = app.settings.model_copy(update={"models": models})
+    _advance(clock, 10)
+    (done,) = jobs.catch_up(app)
+    out = jobs.forecast(app, done.interval_start)
+    assert "exceed models.solar_fleet_max_meters (0)" in out["solar_model"]
+    assert "solar_meters" not in out
+
+
 def test_backend_down_for_several_ticks_is_caught_up_in_order(world) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
     _advance(clock, 1)
