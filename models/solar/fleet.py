@@ -27,6 +27,7 @@ import pandas as pd
 from models.errors import InvalidInput, NotFittedError
 from models.forecasting.conformal import check_levels
 from models.solar.forecaster import SolarForecaster
+from models.solar.weather import step_hours
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def forecast_meter(meter: PVMeter, levels: Sequence[float] = (80, 95),
         note = model.note_
     except NotFittedError:  # no calibrated intervals: the widest honest bounds
         mean = model.predict(meter.future).to_numpy()
-        limit = model.system_.ac_limit_kw * _step_hours(meter.future.index)
+        limit = model.system_.ac_limit_kw * step_hours(meter.future.index)
         frame = pd.DataFrame({"mean": mean}, index=meter.future.index)
         for level in levels:
             frame[f"lo_{level:g}"] = 0.0
@@ -108,8 +109,3 @@ def forecast_fleet(meters: Iterable[PVMeter], levels: Sequence[float] = (80, 95)
         out.zone = sum(frames[1:], frames[0].copy())
     return out
 
-
-def _step_hours(index: pd.DatetimeIndex) -> float:
-    if len(index) < 2:
-        return 1.0
-    return float(pd.Series(index).diff().median() / pd.Timedelta(hours=1))
