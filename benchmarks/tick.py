@@ -145,11 +145,11 @@ def _worker_rss() -> int:
 def two_ticks(app, clock: SimClock, at: datetime) -> tuple[Any, Any]:  # type: ignore[no-untyped-def]
     """A first tick at ``at`` with no fitted detector (as a fresh daemon's) and the
     steady-state tick an hour later."""
-    app._detector = None  # the next tick fits it, as a fresh daemon's first does
+    app.detector.clear()  # the next tick fits it, as a fresh daemon's first does
     clock.now_value = at
-    first = jobs.run_tick(app, at)
+    first = jobs.run_tick(app.tick_parts(), at)
     clock.now_value = at + timedelta(hours=1)
-    second = jobs.run_tick(app, at + timedelta(hours=1))
+    second = jobs.run_tick(app.tick_parts(), at + timedelta(hours=1))
     return first, second
 
 

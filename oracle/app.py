@@ -1,7 +1,9 @@
 """The one place where the oracle's parts are wired together from the settings.
 
 Each part gets only its own section of the settings; secrets are handed over apart. Parts start
-in order (store, sources, chain) and ``close`` stops them in reverse.
+in order (store, sources, chain) and ``close`` stops them in reverse. The stages of
+``oracle.jobs`` get their own parts from here (:meth:`Application.tick_parts`,
+:meth:`Application.upkeep_parts`), never the Application itself.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -27,9 +29,9 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
     from web3 import Web3
 
-    from models.anomaly import AnomalyDetector
     from oracle.chain.txmanager import TxManager
     from oracle.committee import Committee
+    from oracle.jobs import DetectorHolder, SubmitParts, TariffBook, Tick, UpkeepParts
     from oracle.sources.client import BackendClient
     from oracle.sources.validation import PlausibilityRules
     from oracle.sources.weather import WeatherClient
@@ -39,7 +41,7 @@ log = logging.getLogger("oracle.app")
 
 @dataclass
 class Application:
-    """Everything a job needs, built once by :func:`build`."""
+    """Every part, built once by :func:`build`; each job is handed only the parts it uses."""
 
     settings: Settings
     engine: Engine
@@ -56,26 +58,62 @@ class Application:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     chain_lock: threading.Lock = field(default_factory=threading.Lock)  # one tx manager pass at a time
     executor: Executor = field(default_factory=InProcessExecutor)  # where per-meter stages run
-    _tariffs: dict[str, float] | None = None
-    _detector: tuple[datetime, AnomalyDetector] | None = None
+    # The stages' own state, kept between ticks by the stages (not read here): the grid's
+    # tariffs (the price stage's forward curve) and the fitted anomaly detector (fitted by the
+    # first detect, replaced by retrain).
+    tariffs: TariffBook = field(init=False)
+    detector: DetectorHolder = field(init=False)
 
-    @property
-    def tariffs(self) -> dict[str, float]:
-        """Retail (import) and feed-in (export) tariffs from the backend's grid document."""
-        if self._tariffs is None:
-            grid = self.backend.grid()
-            self._tariffs = {"import_price": grid.import_price, "export_price": grid.export_price}
-        return self._tariffs
+    def __post_init__(self) -> None:
+        from oracle.jobs import DetectorHolder, TariffBook
 
-    def anomaly_detector(self, fit: Callable[[], AnomalyDetector], now: datetime) -> AnomalyDetector:
-        """The fitted detector; ``fit()`` the first time (the retrain job refits it)."""
-        if self._detector is None:
-            self.set_anomaly_detector(fit(), now)
-        assert self._detector is not None
-        return self._detector[1]
+        self.tariffs = TariffBook(lambda: self.backend.grid(),
+                                  timedelta(seconds=self.settings.pricing.tariff_max_age_s),
+                                  clock=lambda: self.clock())
+        self.detector = DetectorHolder()
 
-    def set_anomaly_detector(self, detector: AnomalyDetector, now: datetime) -> None:
-        self._detector = (now, detector)
+    def tick_parts(self) -> Tick:
+        """The tick's parts: each stage's own collaborators and settings sections."""
+        from oracle import jobs
+
+        s, interval_s, zone = self.settings, self.settings.scheduler.interval_s, self.settings.pricing.zone
+        submit = self.submit_parts()
+        return jobs.Tick(
+            engine=self.engine, interval_s=interval_s, clock=self.clock, metrics=self.metrics,
+            readiness=self.readiness,
+            ingest=jobs.IngestParts(backend=self.backend, weather=self.weather,
+                                    engine=self.engine, plausibility=self.plausibility,
+                                    clock=self.clock, metrics=self.metrics,
+                                    readiness=self.readiness),
+            forecast=jobs.ForecastParts(engine=self.engine, models=s.models, zone=zone,
+                                        readiness=self.readiness),
+            price=jobs.PriceParts(engine=self.engine, pricing=s.pricing, interval_s=interval_s,
+                                  feed_decimals=s.chain.feed_decimals, tariffs=self.tariffs,
+                                  txm=self.txm, committee=self.committee, submit=submit),
+            detect=jobs.DetectParts(engine=self.engine, executor=self.executor,
+                                    compute=s.compute, interval_s=interval_s, zone=zone,
+                                    detector=self.detector, txm=self.txm),
+            optimize=jobs.OptimizeParts(engine=self.engine, backend=self.backend, zone=zone,
+                                        txm=self.txm),
+            submit=submit,
+            push=jobs.PushParts(engine=self.engine, backend=self.backend, zone=zone))
+
+    def submit_parts(self) -> SubmitParts:
+        """The submit job's parts: the transaction manager, its lock, the store, the metrics."""
+        from oracle.jobs import SubmitParts
+
+        return SubmitParts(engine=self.engine, txm=self.txm, chain_lock=self.chain_lock,
+                           metrics=self.metrics, interval_s=self.settings.scheduler.interval_s,
+                           clock=self.clock)
+
+    def upkeep_parts(self) -> UpkeepParts:
+        """The parts of the retrain and monitor jobs (the detector is the detect stage's)."""
+        from oracle.jobs import UpkeepParts
+
+        s = self.settings
+        return UpkeepParts(engine=self.engine, registry_dir=s.data_dir / "models",
+                           models=s.models, compute=s.compute, executor=self.executor,
+                           detector=self.detector, clock=self.clock, metrics=self.metrics)
 
     def close(self) -> None:
         if self.committee is not None:
@@ -191,7 +229,8 @@ def committee_part(app: Application) -> Committee:
     if "EnergyPriceOracle" not in known:
         raise ConfigError("the committee needs the feed's address: run `oracle contracts "
                           "deploy` or `oracle contracts record`", key="committee.members")
-    view = StoredView(app.engine, s.pricing, lambda start: forward_curve(app, start))
+    view = StoredView(app.engine, s.pricing,
+                      lambda start: forward_curve(app.engine, s.pricing, app.tariffs, start))
     return Committee(s.committee, app.account, app.w3, known["EnergyPriceOracle"],
                      s.pricing.zone, s.chain.feed_decimals, s.scheduler.interval_s, app.engine,
                      view, app.metrics.registry)

@@ -133,6 +133,7 @@ class PricingSettings(Section):
     cap: float = Field(default=0.50, gt=0, description="Price cap, currency/kWh.")
     deviation_percent: float = Field(default=0.5, gt=0, description="Publish when the price moves more than this.")
     heartbeat_s: int = Field(default=3600, ge=1, description="Publish at least this often.")
+    tariff_max_age_s: int = Field(default=86_400, ge=1, description="Fetch the grid document's retail and feed-in tariffs (the forward price curve's) again once they are this old, in seconds.")
 
 
 class ModelSettings(Section):

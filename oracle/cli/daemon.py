@@ -41,10 +41,11 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
             app.close()
             raise
     s = settings.scheduler
-    specs = [JobSpec("tick", s.pricing_every_s, lambda: jobs.catch_up(app)),
-             JobSpec("submit", s.submit_every_s, lambda: jobs.submit(app)),
-             JobSpec("monitor", s.interval_s, lambda: jobs.monitor(app), start_after_s=s.interval_s),
-             JobSpec("retrain", s.retrain_every_s, lambda: jobs.retrain(app),
+    specs = [JobSpec("tick", s.pricing_every_s, lambda: jobs.catch_up(app.tick_parts())),
+             JobSpec("submit", s.submit_every_s, lambda: jobs.submit(app.submit_parts())),
+             JobSpec("monitor", s.interval_s, lambda: jobs.monitor(app.upkeep_parts()),
+                     start_after_s=s.interval_s),
+             JobSpec("retrain", s.retrain_every_s, lambda: jobs.retrain(app.upkeep_parts()),
                      start_after_s=s.retrain_every_s)]
     assert app.leader is not None
     try:

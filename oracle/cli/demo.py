@@ -109,12 +109,12 @@ def run_demo(*, ticks: int, config: Path | None, db_url: str | None, rpc_url: st
         step = timedelta(seconds=settings.scheduler.interval_s)
         for _ in range(ticks):
             clock.now_value += step
-            for outcome in jobs.catch_up(app):
-                jobs.submit(app)  # a second pass reads the receipts of what the tick broadcast
+            for outcome in jobs.catch_up(app.tick_parts()):
+                jobs.submit(app.submit_parts())  # a second pass reads the receipts of what the tick broadcast
                 row = _row(app, outcome)
                 table.add_row(*row)
                 console.print("  ".join(row))
-        jobs.submit(app)
+        jobs.submit(app.submit_parts())
         console.print(table)
         return app
 

@@ -22,18 +22,32 @@ One module per stage: ``ingestion`` (ingest), ``forecasting`` (forecast), ``pric
 ``detection`` (detect), ``dispatch`` (optimize), ``submission`` (submit), ``publishing`` (push),
 ``upkeep`` (retrain, monitor, off the tick path); ``tick`` runs them in order; ``shared`` holds
 what they share. Model errors are translated by :mod:`oracle.model_errors`.
+
+Each stage takes only its own parts (a frozen ``...Parts`` dataclass in its module: the store,
+the clients, the settings sections and the metrics it uses), never the whole application;
+``oracle.app`` builds them (``Application.tick_parts``, ``Application.upkeep_parts``). The
+state the stages keep between ticks is theirs: the fitted anomaly detector
+(``detection.DetectorHolder``, replaced by ``retrain``) and the grid's tariffs
+(``tariffs.TariffBook``, fetched again after ``pricing.tariff_max_age_s``).
 """
 
-from oracle.jobs.detection import detect
-from oracle.jobs.dispatch import optimize
-from oracle.jobs.forecasting import forecast, forecast_error, forecaster_for, one_step_errors
-from oracle.jobs.ingestion import ingest
-from oracle.jobs.pricing import price
-from oracle.jobs.publishing import push
+from oracle.jobs.detection import DetectorHolder, DetectParts, detect
+from oracle.jobs.dispatch import OptimizeParts, optimize
+from oracle.jobs.forecasting import (
+    ForecastParts,
+    forecast,
+    forecast_error,
+    forecaster_for,
+    one_step_errors,
+)
+from oracle.jobs.ingestion import IngestParts, ingest
+from oracle.jobs.pricing import PriceParts, forward_curve, price
+from oracle.jobs.publishing import PushParts, push
 from oracle.jobs.shared import DETECTION_HISTORY, FORECAST_HOURS, HISTORY, TICK_STREAM, TickOutcome
-from oracle.jobs.submission import submit
-from oracle.jobs.tick import STAGES, catch_up, due_intervals, run_tick
-from oracle.jobs.upkeep import monitor, retrain
+from oracle.jobs.submission import SubmitParts, submit
+from oracle.jobs.tariffs import TariffBook
+from oracle.jobs.tick import STAGES, Tick, catch_up, due_intervals, run_tick
+from oracle.jobs.upkeep import UpkeepParts, monitor, retrain
 
 __all__ = [
     "DETECTION_HISTORY",
@@ -41,13 +55,25 @@ __all__ = [
     "HISTORY",
     "STAGES",
     "TICK_STREAM",
+    "DetectParts",
+    "DetectorHolder",
+    "ForecastParts",
+    "IngestParts",
+    "OptimizeParts",
+    "PriceParts",
+    "PushParts",
+    "SubmitParts",
+    "TariffBook",
+    "Tick",
     "TickOutcome",
+    "UpkeepParts",
     "catch_up",
     "detect",
     "due_intervals",
     "forecast",
     "forecast_error",
     "forecaster_for",
+    "forward_curve",
     "ingest",
     "monitor",
     "one_step_errors",

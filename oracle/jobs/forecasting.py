@@ -3,14 +3,18 @@ and the live error of the one-step forecasts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 
+from oracle.config import ModelSettings
 from oracle.errors import SourceDataInvalid
 from oracle.jobs.shared import FORECAST_HOURS, HISTORY, hourly
 from oracle.model_errors import model_errors
+from oracle.readiness import Readiness
 from oracle.sources.weather import location_key, weather_point
 from oracle.store import results
 from oracle.store import solar as solar_repo
@@ -22,15 +26,24 @@ from oracle.store.tables import ForecastRow
 if TYPE_CHECKING:
     from models.forecasting import Forecaster
     from models.solar.fleet import FleetForecast
-    from oracle.app import Application
 
 
-def forecaster_for(app: Application) -> Forecaster:
+@dataclass(frozen=True)
+class ForecastParts:
+    """What the forecast stage uses: the store, ``[models]``, the zone and the readiness (what
+    the tick runs without)."""
+
+    engine: Engine
+    models: ModelSettings
+    zone: str  # pricing.zone
+    readiness: Readiness
+
+
+def forecaster_for(settings: ModelSettings) -> Forecaster:
     """The daemon's forecaster: the configured model, told the market's site when it is set."""
     from models.forecasting import Forecaster  # imported late: keeps `oracle --help` fast
     from models.forecasting.daylight import Site
 
-    settings = app.settings.models
     site = None
     if settings.site_latitude is not None and settings.site_longitude is not None:
         site = Site(settings.site_latitude, settings.site_longitude)  # the index is in UTC
@@ -38,18 +51,18 @@ def forecaster_for(app: Application) -> Forecaster:
 
 
 @model_errors("forecast", unexpected=True)
-def forecast(app: Application, start: datetime) -> dict[str, Any]:
+def forecast(parts: ForecastParts, start: datetime) -> dict[str, Any]:
     """Zone demand and solar production for the next 24 h, with intervals."""
-    with session_scope(app.engine) as session:
+    with session_scope(parts.engine) as session:
         frame = totals_frame(session, start - HISTORY, start)
     if frame.empty:
         raise SourceDataInvalid(f"forecast: no readings before {start:%Y-%m-%d %H:%M}",
                                 field="readings", value=0)
     out: dict[str, Any] = {}
-    fleet, why_not = solar_fleet(app, start)
-    with session_scope(app.engine) as session:
+    fleet, why_not = solar_fleet(parts, start)
+    with session_scope(parts.engine) as session:
         for target, column in (("demand", "consumption_kwh"), ("solar", "production_kwh")):
-            model = app.settings.models.forecast_model
+            model = parts.models.forecast_model
             if target == "solar" and fleet is not None:
                 prediction, model = fleet.zone, SOLAR_FLEET_MODEL
                 for meter_id, meter_frame in fleet.meters.items():
@@ -60,13 +73,13 @@ def forecast(app: Application, start: datetime) -> dict[str, Any]:
             else:
                 y = hourly(frame, column, start - HISTORY, start).dropna()
                 y.index.freq = "h"  # type: ignore[misc]
-                prediction = forecaster_for(app).fit(y).predict(FORECAST_HOURS)
+                prediction = forecaster_for(parts.models).fit(y).predict(FORECAST_HOURS)
             if target == "solar":
                 prediction = prediction.clip(lower=0.0)
-            results.save_forecast(session, target=target, entity_id=app.settings.pricing.zone,
+            results.save_forecast(session, target=target, entity_id=parts.zone,
                                   origin=start, frame=prediction, model=model)
             out[f"{target}_next_kwh"] = float(prediction["mean"].iloc[0])
-        weather = app.readiness.degraded.get("weather")
+        weather = parts.readiness.degraded.get("weather")
         if fleet is None and why_not is not None:
             out["solar_model"] = f"{model}: {why_not}"
         if weather is not None:
@@ -81,7 +94,7 @@ SOLAR_FLEET_MODEL = "solar_fleet"
 WEATHER_STEP = timedelta(hours=1)  # stored weather is hourly, each value the mean of the hour ending at its stamp
 
 
-def solar_fleet(app: Application, start: datetime) -> tuple[FleetForecast | None, str | None]:
+def solar_fleet(parts: ForecastParts, start: datetime) -> tuple[FleetForecast | None, str | None]:
     """Per-prosumer PV forecasts for the 24 h from ``start`` and the zone as their sum.
 
     Every PV meter is forecast from its own production history and the stored weather at its
@@ -92,11 +105,11 @@ def solar_fleet(app: Application, start: datetime) -> tuple[FleetForecast | None
     from models.solar.fleet import PVMeter, forecast_fleet
 
     since, until = start - HISTORY, start + timedelta(hours=FORECAST_HOURS)
-    with session_scope(app.engine) as session:
+    with session_scope(parts.engine) as session:
         meters = solar_repo.pv_meters(session)
         if meters.empty:
             return None, "no meter has PV"
-        limit = app.settings.models.solar_fleet_max_meters
+        limit = parts.models.solar_fleet_max_meters
         if len(meters) > limit:
             return None, (f"{len(meters)} PV meters exceed models.solar_fleet_max_meters "
                           f"({limit}): per-meter solar forecasts are off")
@@ -131,10 +144,10 @@ def solar_fleet(app: Application, start: datetime) -> tuple[FleetForecast | None
     return fleet, None
 
 
-def one_step_errors(app: Application, start: datetime, window: timedelta = timedelta(days=2)
+def one_step_errors(engine: Engine, start: datetime, window: timedelta = timedelta(days=2)
                     ) -> pd.DataFrame:
     """The one-step zone-demand forecasts whose hour has been observed: forecast, actual."""
-    with session_scope(app.engine) as session:
+    with session_scope(engine) as session:
         rows = session.exec(_first_steps(start, window)).all()
         frame = totals_frame(session, start - window, start)
     if not rows or frame.empty:
@@ -147,9 +160,9 @@ def one_step_errors(app: Application, start: datetime, window: timedelta = timed
     return pairs.dropna()
 
 
-def forecast_error(app: Application, start: datetime) -> float | None:
+def forecast_error(engine: Engine, start: datetime) -> float | None:
     """MAPE (%) of the one-step zone-demand forecasts observed so far (past two days)."""
-    pairs = one_step_errors(app, start)
+    pairs = one_step_errors(engine, start)
     pairs = pairs[pairs["actual"] > 0]
     if pairs.empty:
         return None

@@ -15,31 +15,30 @@ the pass. Weather is optional input: an outage is reported, never raised.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from oracle.errors import SourceDataInvalid, SourceUnavailable
 from oracle.jobs.ingestion_walk import STREAM, Failure, Walker, floor_to
 from oracle.jobs.shared import HISTORY
+from oracle.readiness import Readiness
 from oracle.sources.client import BackendClient
 from oracle.sources.schemas import MeterIn, Rejected
 from oracle.sources.validation import PlausibilityRules, check_meters, check_orders, known_meters
 from oracle.sources.weather import WeatherClient, weather_point
 from oracle.store import ingestion as repo
 from oracle.store.audit import AuditLog
+from oracle.telemetry import Metrics
 from oracle.textsafe import printable
-
-if TYPE_CHECKING:
-    from oracle.app import Application
 
 log = logging.getLogger(__name__)
 REFETCH_INTERVALS = 168  # skipped intervals behind the window re-fetched per pass, oldest first
 
-__all__ = ["STREAM", "IngestReport", "floor_to", "ingest_once"]
+__all__ = ["STREAM", "IngestParts", "IngestReport", "floor_to", "ingest", "ingest_once"]
 
 
 @dataclass
@@ -314,11 +313,25 @@ def ingest_once(client: BackendClient, weather: WeatherClient | None, engine: En
     return report
 
 
-def ingest(app: Application, start: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class IngestParts:
+    """What the ingest stage uses: the backend and weather clients (None: no weather), the store,
+    the plausibility rules, the clock, and the metrics and readiness it reports to."""
+
+    backend: BackendClient
+    weather: WeatherClient | None
+    engine: Engine
+    plausibility: PlausibilityRules
+    clock: Callable[[], datetime]
+    metrics: Metrics
+    readiness: Readiness
+
+
+def ingest(parts: IngestParts, start: datetime) -> dict[str, Any]:
     """The ingest stage: readings up to T, the orders for T and the weather around the meters."""
-    report = ingest_once(app.backend, app.weather, app.engine, until=start, now=app.clock(),
-                         rules=app.plausibility, lookback=HISTORY)
-    app.metrics.quarantined.labels(source="ingest").inc(report.quarantined)
+    report = ingest_once(parts.backend, parts.weather, parts.engine, until=start,
+                         now=parts.clock(), rules=parts.plausibility, lookback=HISTORY)
+    parts.metrics.quarantined.labels(source="ingest").inc(report.quarantined)
     out: dict[str, Any] = {"readings": report.readings, "quarantined": report.quarantined,
                            "orders": report.orders, "missing_intervals": report.missing_intervals,
                            "skipped_intervals": len(report.skipped)}
@@ -326,17 +339,17 @@ def ingest(app: Application, start: datetime) -> dict[str, Any]:
               "weather": None if report.weather_error is None
               else f"weather unavailable: {report.weather_error}"}
     for name, reason in faults.items():  # the tick goes on without them; readiness says so
-        was = name in app.readiness.degraded
+        was = name in parts.readiness.degraded
         if reason is None and was:
             log.info("%s recovered: no longer degraded", name)
         elif reason is not None and not was:
             log.warning("degraded: running without %s (%s); logged again on recovery", name,
                         reason[:300])
         if reason is None:
-            app.readiness.degraded.pop(name, None)
+            parts.readiness.degraded.pop(name, None)
         else:
-            app.readiness.degraded[name] = reason[:300]
-            app.metrics.alerts.labels(kind=f"{name}_degraded").inc()
+            parts.readiness.degraded[name] = reason[:300]
+            parts.metrics.alerts.labels(kind=f"{name}_degraded").inc()
     if any(faults.values()):
         out["degraded"] = "; ".join(r for r in faults.values() if r)[:500]
     return out

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Engine
 
 from oracle.chain.reports import (
     price_call,
@@ -12,48 +15,70 @@ from oracle.chain.reports import (
     round_number,
     should_publish,
 )
+from oracle.config import PricingSettings
 from oracle.errors import RpcUnavailable
 from oracle.jobs.shared import queue
+from oracle.jobs.submission import SubmitParts, submit
+from oracle.jobs.tariffs import TariffBook
 from oracle.model_errors import model_errors
 from oracle.store import results
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 
 if TYPE_CHECKING:
-    from oracle.app import Application
+    from oracle.chain.txmanager import TxManager
+    from oracle.committee import Committee
 
 log = logging.getLogger(__name__)
 
 
-def forward_curve(app: Application, start: datetime) -> list[float]:
+@dataclass(frozen=True)
+class PriceParts:
+    """What the price stage uses: the store, ``[pricing]``, the interval length, the feed's
+    decimals, the tariffs of the forward curve, the transaction manager (None: no chain), the
+    committee (None: a lone signer) and the submit stage's parts (a committee's leader sends
+    its signed report at once)."""
+
+    engine: Engine
+    pricing: PricingSettings
+    interval_s: int  # scheduler.interval_s
+    feed_decimals: int  # chain.feed_decimals
+    tariffs: TariffBook
+    txm: TxManager | None
+    committee: Committee | None
+    submit: SubmitParts
+
+
+def forward_curve(engine: Engine, p: PricingSettings, tariffs: TariffBook,
+                  start: datetime) -> list[float]:
     """Forward price curve for the next 24 h: supply-demand-ratio pricing on the forecasts."""
     from models.pricing.strategies import supply_demand_price
 
-    zone, p = app.settings.pricing.zone, app.settings.pricing
-    with session_scope(app.engine) as session:
+    zone = p.zone
+    with session_scope(engine) as session:
         demand = results.forecast_frame(session, target="demand", entity_id=zone, origin=start)
         solar = results.forecast_frame(session, target="solar", entity_id=zone, origin=start)
     if demand.empty or solar.empty:
         return []
-    tariffs = app.tariffs
+    tariff = tariffs.current()
     return [round(min(p.cap, max(p.floor, supply_demand_price(
-        max(s, 0.0), max(d, 1e-9), tariffs["export_price"], tariffs["import_price"]))), 6)
+        max(s, 0.0), max(d, 1e-9), tariff["export_price"], tariff["import_price"]))), 6)
         for d, s in zip(demand["mean"], solar["mean"], strict=False)]
 
 
 @model_errors("price", unexpected=True)
-def price(app: Application, start: datetime) -> dict[str, Any]:
+def price(parts: PriceParts, start: datetime) -> dict[str, Any]:
     """Clear the book for T; queue a price report on deviation or heartbeat."""
     from models.pricing import clear_market, split_orders
     from models.pricing.components import price_components
 
-    p = app.settings.pricing
-    with session_scope(app.engine) as session:
+    p = parts.pricing
+    with session_scope(parts.engine) as session:
         orders = results.orders_frame(session, start)
     bids, offers = split_orders(orders) if not orders.empty else (orders, orders)
     clearing = clear_market(bids, offers, rule=p.rule, floor=p.floor, cap=p.cap)
     rid = report_id("price", p.zone, start)
-    with session_scope(app.engine) as session:
+    with session_scope(parts.engine) as session:
         last = results.last_published_round(session, p.zone, start)
         decision = should_publish(clearing.price, start, last.price if last else None,
                                   last.interval_start.replace(tzinfo=UTC) if last else None,
@@ -71,39 +96,41 @@ def price(app: Application, start: datetime) -> dict[str, Any]:
                                               "volume_kwh": clearing.volume,
                                               "decision": decision.reason}, ref=rid)
     queued: bool | str = False
-    if decision.publish and clearing.price is not None and app.committee is not None:
-        queued = _committee_round(app, rid, start, clearing.price, forward_curve(app, start))
-    elif decision.publish and clearing.price is not None:
-        call = price_call(p.zone, round_number(start, app.settings.scheduler.interval_s),
-                          clearing.price, forward_curve(app, start), app.settings.chain.feed_decimals)
-        queued = queue(app, rid, "price", call, start)
+    if decision.publish and clearing.price is not None:
+        curve = forward_curve(parts.engine, p, parts.tariffs, start)
+        if parts.committee is not None:
+            queued = _committee_round(parts, rid, start, clearing.price, curve)
+        else:
+            call = price_call(p.zone, round_number(start, parts.interval_s), clearing.price,
+                              curve, parts.feed_decimals)
+            queued = queue(parts.txm, rid, "price", call, start)
     return {"price": clearing.price, "volume_kwh": clearing.volume, "publish": decision.reason,
             "queued": queued}
 
 
-def _committee_round(app: Application, rid: str, start: datetime, price: float,
+def _committee_round(parts: PriceParts, rid: str, start: datetime, price: float,
                      curve: list[float]) -> str:
     """The committee's round for T (oracle.committee): lead it or sign and wait; the leader's
     report goes through the transaction manager like any other. Returns the round's outcome."""
     from oracle.chain.encoding import PriceReport
-    from oracle.jobs.submission import submit
 
-    assert app.committee is not None
+    committee, txm = parts.committee, parts.txm
+    assert committee is not None
 
     def transmit(report: PriceReport, signatures: bytes) -> bool:
-        if app.txm is None:
+        if txm is None:
             return False
-        payload = {"zone": app.settings.pricing.zone, "round_id": report.round_id,
+        payload = {"zone": parts.pricing.zone, "round_id": report.round_id,
                    "price": price, "answer": report.answer, "observed_at": report.observed_at,
                    "curve": curve, "curve_hash": report.curve_hash.hex(),
                    "signatures": signatures.hex()}
-        queued = app.txm.queue(rid, "price", "EnergyPriceOracle", "transmitSigned",
-                               [*report.args(), signatures], start, payload)
+        queued = txm.queue(rid, "price", "EnergyPriceOracle", "transmitSigned",
+                           [*report.args(), signatures], start, payload)
         try:
-            submit(app)
+            submit(parts.submit)
         except RpcUnavailable as err:  # queued: the submit job sends it
             log.warning("round %d: queued, not yet sent: %s", report.round_id, err)
         return queued
 
-    result = app.committee.publish(start, price, curve, transmit)
+    result = committee.publish(start, price, curve, transmit)
     return f"committee: {result.outcome}" + (" (led)" if result.led else "")

@@ -13,7 +13,7 @@ import pandas as pd
 from oracle.chain.reports import ChainCall
 
 if TYPE_CHECKING:
-    from oracle.app import Application
+    from oracle.chain.txmanager import TxManager
 
 
 TICK_STREAM = "daemon.tick"
@@ -38,10 +38,12 @@ class TickOutcome:
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time
 
 
-def queue(app: Application, rid: str, kind: str, call: ChainCall, interval_start: datetime) -> bool:
-    if app.txm is None:
+def queue(txm: TxManager | None, rid: str, kind: str, call: ChainCall,
+          interval_start: datetime) -> bool:
+    """Hand a report to the transaction manager's outbox (False without a chain)."""
+    if txm is None:
         return False
-    return app.txm.queue(rid, kind, call.contract, call.fn_name, call.args, interval_start,
+    return txm.queue(rid, kind, call.contract, call.fn_name, call.args, interval_start,
                          call.payload)
 
 

@@ -123,7 +123,8 @@ def _daemon(member: Member, rounds: list[int]) -> None:
         if member.killed.is_set():
             return
         try:
-            member.outcomes[r] = jobs.price(member.app, datetime.fromtimestamp(start, UTC))
+            member.outcomes[r] = jobs.price(member.app.tick_parts().price,
+                                            datetime.fromtimestamp(start, UTC))
         except Killed:
             return
         except ModelError as err:  # the price stage wraps what it does not know

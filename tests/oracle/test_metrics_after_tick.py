@@ -61,10 +61,10 @@ def _samples(app: Application) -> dict[str, list[tuple[dict[str, str], float]]]:
 def test_every_listed_metric_has_a_sample_after_one_tick(world) -> None:  # type: ignore[no-untyped-def]
     app, _ = world
     record = JobRecorder(app.engine, app.metrics)  # what the daemon runs each job through
-    done = record(JobSpec("tick", 60, lambda: jobs.catch_up(app)))
+    done = record(JobSpec("tick", 60, lambda: jobs.catch_up(app.tick_parts())))
     assert done and done[0].stages["price"] == "ok"
     for _ in range(6):  # broadcast, then blocks on top until confirmed (py-evm mines per tx)
-        record(JobSpec("submit", 60, lambda: jobs.submit(app)))
+        record(JobSpec("submit", 60, lambda: jobs.submit(app.submit_parts())))
     samples = _samples(app)
     missing = [name for name in EXPECTED if name not in samples]
     assert not missing, missing

@@ -43,7 +43,7 @@ def _metric(app: Application, name: str, **labels: str) -> float | None:
 def test_a_low_balance_is_audited_and_flagged_once(app: Application, engine: Engine,
                                                    oracle_key: LocalAccount) -> None:
     for _ in range(3):
-        jobs.submit(app)
+        jobs.submit(app.submit_parts())
     [(ref, payload)] = _alerts(engine)
     assert ref == oracle_key.address and "balance_low" in payload
     assert _metric(app, "oracle_signer_balance_low") == 1
@@ -61,5 +61,5 @@ def test_a_pass_cut_short_is_recorded_then_raised(app: Application,
 
     monkeypatch.setattr(app.txm.tracker, "sync", down)  # fails after the balance was read
     with pytest.raises(RpcUnavailable, match="eth_getTransactionCount"):
-        jobs.submit(app)
+        jobs.submit(app.submit_parts())
     assert _metric(app, "oracle_signer_balance_low") == 1  # what the pass saw is kept

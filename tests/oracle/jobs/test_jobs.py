@@ -86,7 +86,7 @@ def _advance(clock: SimClock, hours: int) -> None:
 def test_ticks_store_rows_and_queue_each_report_once(world) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
     _advance(clock, 10)  # into the day: the book crosses when there is solar surplus
-    done = jobs.catch_up(app)
+    done = jobs.catch_up(app.tick_parts())
     assert len(done) == 1  # first run: only the latest interval
     from oracle.store import ingestion
     assert ingestion.load_cursor(app.engine, jobs.TICK_STREAM).watermark is not None
@@ -102,10 +102,10 @@ def test_ticks_store_rows_and_queue_each_report_once(world) -> None:  # type: ig
     assert rows["forecasts"] == 24 * (2 + pv_meters)
     assert rows["price_rounds"] == 1 and rows["dispatch_schedules"] == 1
     # Re-running the same interval writes the same rows and queues nothing new.
-    jobs.run_tick(app, first.interval_start)
+    jobs.run_tick(app.tick_parts(), first.interval_start)
     assert _count(app, "SELECT COUNT(*) FROM reports") == reports
     assert {t: _count(app, f"SELECT COUNT(*) FROM {t}") for t in rows} == rows
-    jobs.submit(app)
+    jobs.submit(app.submit_parts())
     assert _count(app, "SELECT COUNT(DISTINCT report_id) FROM transactions") == reports
     assert AuditLog(app.engine).verify().ok
 
@@ -115,7 +115,7 @@ def test_the_zone_solar_forecast_is_the_sum_of_the_prosumers_own(world) -> None:
     solar forecast is their sum at every hour, and the dark hours are exactly zero."""
     app, clock = world
     _advance(clock, 10)
-    done = jobs.catch_up(app)
+    done = jobs.catch_up(app.tick_parts())
     assert done[0].stages["forecast"] == "ok"
     with app.engine.connect() as conn:
         zone = dict(conn.execute(text(
@@ -136,10 +136,10 @@ def test_the_zone_solar_forecast_is_the_sum_of_the_prosumers_own(world) -> None:
 def test_without_stored_weather_the_zone_solar_comes_from_its_history(world) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
     _advance(clock, 10)
-    (done,) = jobs.catch_up(app)
+    (done,) = jobs.catch_up(app.tick_parts())
     with app.engine.begin() as conn:
         conn.execute(text("DELETE FROM weather"))
-    out = jobs.forecast(app, done.interval_start + HOUR)
+    out = jobs.forecast(app.tick_parts().forecast, done.interval_start + HOUR)
     assert "no stored weather forecast at" in out["solar_model"]
     with app.engine.connect() as conn:
         models = {r[0] for r in conn.execute(text(
@@ -164,12 +164,12 @@ def test_a_degraded_input_is_logged_once_on_change_and_once_on_recovery(
     caplog.set_level(logging.INFO, logger="oracle")
     for _ in range(2):
         _advance(clock, 1)
-        (outcome,) = jobs.catch_up(app)[-1:]
+        (outcome,) = jobs.catch_up(app.tick_parts())[-1:]
         assert outcome.stages["ingest"].startswith("degraded: weather unavailable")
     app.weather.close()
     app.weather = healthy
     _advance(clock, 1)
-    jobs.catch_up(app)
+    jobs.catch_up(app.tick_parts())
     messages = [r.getMessage() for r in caplog.records]
     assert sum(m.startswith("degraded: running without weather") for m in messages) == 1
     assert sum(m == "weather recovered: no longer degraded" for m in messages) == 1
@@ -180,8 +180,8 @@ def test_above_the_fleet_limit_the_zone_solar_comes_from_its_history(world) -> N
     models = app.settings.models.model_copy(update={"solar_fleet_max_meters": 0})
     app.settings = app.settings.model_copy(update={"models": models})
     _advance(clock, 10)
-    (done,) = jobs.catch_up(app)
-    out = jobs.forecast(app, done.interval_start)
+    (done,) = jobs.catch_up(app.tick_parts())
+    out = jobs.forecast(app.tick_parts().forecast, done.interval_start)
     assert "exceed models.solar_fleet_max_meters (0)" in out["solar_model"]
     assert "solar_meters" not in out
 
@@ -189,7 +189,7 @@ def test_above_the_fleet_limit_the_zone_solar_comes_from_its_history(world) -> N
 def test_backend_down_for_several_ticks_is_caught_up_in_order(world) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
     _advance(clock, 1)
-    jobs.catch_up(app)
+    jobs.catch_up(app.tick_parts())
     healthy = app.backend
     dead = app.settings.backend.model_copy(update={"url": "http://127.0.0.1:9", "retries": 0})
     app.backend = BackendClient(dead)
@@ -197,10 +197,10 @@ def test_backend_down_for_several_ticks_is_caught_up_in_order(world) -> None:  #
     for _ in range(3):
         _advance(clock, 1)
         with pytest.raises(Exception, match="backend"):
-            jobs.catch_up(app)
+            jobs.catch_up(app.tick_parts())
         missed.append(clock.now_value)
     app.backend = healthy
-    done = jobs.catch_up(app)
+    done = jobs.catch_up(app.tick_parts())
     assert [o.interval_start for o in done] == missed
     assert all(o.stages["ingest"] == "ok" for o in done)
 
@@ -215,12 +215,12 @@ def test_rpc_down_queues_reports_that_land_in_order_later(world, monkeypatch) ->
     monkeypatch.setattr(app.txm, "tick", down)
     for _ in range(3):
         _advance(clock, 1)
-        (outcome,) = jobs.catch_up(app)
+        (outcome,) = jobs.catch_up(app.tick_parts())
         assert outcome.stages["submit"].startswith("deferred")
     queued = _count(app, "SELECT COUNT(*) FROM reports WHERE status = 'pending'")
     assert queued >= 3 and _count(app, "SELECT COUNT(*) FROM transactions") == 0
     monkeypatch.undo()
-    jobs.submit(app)
+    jobs.submit(app.submit_parts())
     with app.engine.connect() as conn:
         nonces = [r[0] for r in conn.execute(text(
             "SELECT t.nonce FROM transactions t JOIN reports r ON r.report_id = t.report_id "
@@ -233,7 +233,7 @@ def test_rpc_down_queues_reports_that_land_in_order_later(world, monkeypatch) ->
     ("bad data", "skipped: SourceDataInvalid"),  # the model says the data is bad
     ("bug", "skipped: ModelError: detect: IndexError"),  # a bug inside a model
 ])
-def test_a_failing_model_skips_only_its_stage(world, monkeypatch, error, expected) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_model_skips_only_its_stage(world, error, expected) -> None:  # type: ignore[no-untyped-def]
     from models.errors import InvalidInput
 
     app, clock = world
@@ -244,10 +244,10 @@ def test_a_failing_model_skips_only_its_stage(world, monkeypatch, error, expecte
                 raise IndexError("index 24 is out of bounds for axis 0 with size 24")
             raise InvalidInput("consumption_kwh is NaN", field="consumption_kwh", row="m1", value="nan")
 
-    monkeypatch.setattr(app, "anomaly_detector", lambda fit, now: Broken())
+    app.detector.replace(Broken(), clock.now_value)  # type: ignore[arg-type]  # what detect scores with
     for _ in range(2):  # and the next interval ticks too: a failing model never stalls the daemon
         _advance(clock, 1)
-        (outcome,) = jobs.catch_up(app)
+        (outcome,) = jobs.catch_up(app.tick_parts())
         assert outcome.stages["detect"].startswith(expected)
         assert outcome.stages["price"] == "ok" and outcome.stages["optimize"] == "ok"
     skipped = AuditLog(app.engine).list(kind="stage.skipped")
@@ -256,17 +256,17 @@ def test_a_failing_model_skips_only_its_stage(world, monkeypatch, error, expecte
 
 def test_retrain_and_monitor_jobs_record_their_decisions(world) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
-    first = jobs.retrain(app)
+    first = jobs.retrain(app.upkeep_parts())
     assert first["promoted"] and first["champion"] is None  # no champion yet: the first one wins
     assert first["detector_rows"] > 0  # the anomaly detector is refitted here, not in a tick
-    second = jobs.retrain(app)
+    second = jobs.retrain(app.upkeep_parts())
     assert second["champion"] is not None and second["challenger"] is not None
     log = AuditLog(app.engine)
     assert len(log.list(kind="model.retrain")) == 2
     for _ in range(3):
         _advance(clock, 1)
-        jobs.catch_up(app)
-    result = jobs.monitor(app)
+        jobs.catch_up(app.tick_parts())
+    result = jobs.monitor(app.upkeep_parts())
     assert result["live_mae"] is not None and result["live_mae"] >= 0
     assert len(log.list(kind="monitor.alert")) == result["alerts"]
     assert log.verify().ok
@@ -279,23 +279,21 @@ def test_a_first_tick_that_fails_is_retried_not_skipped(world) -> None:  # type:
     app.backend = BackendClient(app.settings.backend.model_copy(
         update={"url": "http://127.0.0.1:9", "retries": 0}))
     with pytest.raises(Exception, match="backend"):
-        jobs.catch_up(app)  # dies inside its very first tick
+        jobs.catch_up(app.tick_parts())  # dies inside its very first tick
     app.backend = healthy
     _advance(clock, 1)  # restarted an interval later: the failed one comes first
-    done = jobs.catch_up(app)
+    done = jobs.catch_up(app.tick_parts())
     assert [o.interval_start for o in done] == [clock.now_value - HOUR, clock.now_value]
 
 
 def test_daemon_forecaster_is_told_the_site_when_it_is_set() -> None:
-    from types import SimpleNamespace
-
     from models.forecasting.daylight import Site
     from oracle.config import Settings
-    plain = jobs.forecaster_for(SimpleNamespace(settings=Settings()))  # type: ignore[arg-type]
+    plain = jobs.forecaster_for(Settings().models)
     assert plain.site is None and plain.model == "ets"
     settings = Settings(models={"forecast_model": "mstl_ar_daylight", "site_latitude": 52.5,
                                 "site_longitude": -1.5})
-    forecaster = jobs.forecaster_for(SimpleNamespace(settings=settings))  # type: ignore[arg-type]
+    forecaster = jobs.forecaster_for(settings.models)
     assert forecaster.site == Site(52.5, -1.5)
     index = pd.date_range("2024-09-01", periods=24 * 21, freq="h", tz=UTC)
     noise = np.random.default_rng(0).normal(0, 1, len(index))
@@ -324,13 +322,13 @@ def test_a_poisoned_page_keeps_the_tick_moving_and_is_fetched_once_healed(world)
     app.backend = BackendClient(app.settings.backend.model_copy(
         update={"skip_after_passes": 1, "backoff_s": 0.0}))
     _advance(clock, 10)  # into the day: prices are published every interval
-    jobs.catch_up(app)
+    jobs.catch_up(app.tick_parts())
     poisoned = clock.now_value  # readings of [T, T+1h) arrive with the next tick
     POISON["hour"] = poisoned
     outcomes = []
     for _ in range(2):  # skip_after_passes = 1: passed at once, then re-fetched behind
         _advance(clock, 1)
-        (outcome,) = jobs.catch_up(app)
+        (outcome,) = jobs.catch_up(app.tick_parts())
         outcomes.append(outcome)
         assert outcome.stages["ingest"].startswith("degraded: readings: interval")
         assert "nested deeper than 64" in outcome.stages["ingest"]
@@ -342,7 +340,7 @@ def test_a_poisoned_page_keeps_the_tick_moving_and_is_fetched_once_healed(world)
     assert _hours_stored(app, poisoned) == 0
     POISON["hour"] = None  # the backend heals
     _advance(clock, 1)
-    (healed,) = jobs.catch_up(app)
+    (healed,) = jobs.catch_up(app.tick_parts())
     assert healed.stages["ingest"] == "ok" and "ingest" not in app.readiness.degraded
     assert ingestion_repo.skipped_windows(app.engine, "readings") == []
     # every meter's reading of the poisoned hour is in now
@@ -372,7 +370,7 @@ def test_a_weather_outage_does_not_stop_the_tick(world) -> None:  # type: ignore
     app.weather = WeatherClient(WeatherSettings(url="http://127.0.0.1:9", timeout_s=1),
                                 retries=0)
     _advance(clock, 11)
-    (outcome,) = jobs.catch_up(app)
+    (outcome,) = jobs.catch_up(app.tick_parts())
     assert outcome.stages["ingest"].startswith("degraded: weather unavailable")
     assert outcome.stages["forecast"].startswith("degraded: weather unavailable")
     # the weather forecast stored by an earlier pass still covers the next 24 h: it is used
@@ -388,7 +386,7 @@ def test_a_weather_outage_does_not_stop_the_tick(world) -> None:  # type: ignore
     app.weather.close()
     app.weather = healthy  # the weather service is back
     _advance(clock, 1)
-    (back,) = jobs.catch_up(app)
+    (back,) = jobs.catch_up(app.tick_parts())
     assert back.stages["ingest"] == "ok" and back.stages["forecast"] == "ok"
     assert TestClient(create_api(app.metrics, app.readiness)).get("/readyz").json()[
         "degraded"] == {}
