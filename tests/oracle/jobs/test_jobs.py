@@ -256,9 +256,21 @@ def test_a_failing_model_skips_only_its_stage(world, error, expected) -> None:  
 
 def test_retrain_and_monitor_jobs_record_their_decisions(world) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
+    _advance(clock, 1)
+    (ticked,) = jobs.catch_up(app.tick_parts())  # the first detect fits the detector
+    holder = app.tick_parts().detect.detector
+    assert ticked.stages["detect"] == "ok" and holder.fitted_at == ticked.interval_start
+
+    def fitted_already():  # type: ignore[no-untyped-def]
+        raise AssertionError("the detect stage refitted a detector it holds")
+
+    by_tick = holder.current(fitted_already, clock.now_value)
     first = jobs.retrain(app.upkeep_parts())
     assert first["promoted"] and first["champion"] is None  # no champion yet: the first one wins
     assert first["detector_rows"] > 0  # the anomaly detector is refitted here, not in a tick
+    # the retrain job replaced the detector the detect stage scores with
+    by_retrain = app.tick_parts().detect.detector.current(fitted_already, clock.now_value)
+    assert by_retrain is not by_tick and holder.fitted_at == clock.now_value.replace(minute=0)
     second = jobs.retrain(app.upkeep_parts())
     assert second["champion"] is not None and second["challenger"] is not None
     log = AuditLog(app.engine)
