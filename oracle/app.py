@@ -179,8 +179,12 @@ def chain_parts(settings: Settings, secrets: Secrets, engine: Engine, *,
 
 def build(settings: Settings, secrets: Secrets | None = None, *,
           clock: Callable[[], datetime] | None = None, with_chain: bool = True,
-          with_weather: bool = True, deploy_if_missing: bool | None = None) -> Application:
-    """Wire the application: store, backend and weather clients, chain, metrics, readiness."""
+          with_weather: bool = True, deploy_if_missing: bool | None = None,
+          ticks: bool = True) -> Application:
+    """Wire the application: store, backend and weather clients, chain, metrics, readiness.
+
+    ``/readyz`` probes the database, the RPC when there is a chain, and, when the application
+    ``ticks`` (the daemon, the demo; not `oracle serve`), the backend and the last tick's age."""
     from oracle.sources.client import BackendClient
     from oracle.sources.validation import PlausibilityRules
     from oracle.sources.weather import WeatherClient
@@ -207,11 +211,13 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
     if app.w3 is not None and app.account is not None and settings.committee.members:
         app.committee = committee_part(app)
     app.readiness.checks["database"] = lambda: _ping(engine)
-    app.readiness.checks["backend"] = lambda: _probe(backend.meters)
+    if ticks:
+        app.readiness.checks["backend"] = lambda: _probe(backend.meters)
     if app.w3 is not None:
         w3 = app.w3
         app.readiness.checks["rpc"] = lambda: _probe(lambda: w3.eth.block_number)
-    app.readiness.max_tick_age_s = 3 * settings.scheduler.interval_s
+    if ticks:
+        app.readiness.max_tick_age_s = 3 * settings.scheduler.interval_s
     return app
 
 

@@ -20,7 +20,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -51,6 +51,9 @@ from oracle.api.service import MAX_MESSAGE, Job, Models, Rejected, finite, trans
 from oracle.api.workers import InlineRunner, Runner
 from oracle.config import ApiSettings
 from oracle.jsonsafe import MAX_DEPTH, excerpt
+
+if TYPE_CHECKING:
+    from oracle.app import Application
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong bearer token."},
@@ -227,21 +230,17 @@ def limit_body_size(api: FastAPI, max_bytes: int, *, max_json_depth: int = MAX_D
                        body_timeout_s=body_timeout_s, token=token, open_paths=open_paths)
 
 
-def routers_for(target: Any) -> list[APIRouter]:
-    """The model routers for an ``Application`` (or bare ``Settings``: the store is opened),
-    their calls in worker processes.
+def routers_for(app: Application) -> list[APIRouter]:
+    """The model routers for the parts ``app.build`` made (its store, its metrics, its
+    ``[api]`` section), their calls in worker processes.
 
     The bearer token comes from ``ORACLE_API_TOKEN`` or ``<secrets_dir>/api_token``; none
     means the endpoints are open (bind the API to localhost then)."""
     from oracle.api.workers import ModelWorkers
-    from oracle.app import open_store
     from oracle.lifecycle.registry import ModelRegistry
-    from oracle.telemetry import Metrics
 
-    settings = getattr(target, "settings", target)
-    engine = getattr(target, "engine", None) or open_store(settings)
-    metrics = getattr(target, "metrics", None) or Metrics()
-    models = Models(ModelRegistry(engine, settings.data_dir / "models"), metrics)
+    settings = app.settings
+    models = Models(ModelRegistry(app.engine, settings.data_dir / "models"), app.metrics)
     workers = ModelWorkers(settings.api.workers, settings.api.worker_memory_mb)
     router = model_router(models, token=api_token(settings), limits=settings.api,
                           runner=workers)

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from oracle.app import Application
 
 console = Console()
 
@@ -36,7 +41,7 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
     app = build(settings)
     if sock is not None:
         try:
-            serve_in_thread(_api(app, app.metrics, app.readiness), sock, settings.api)
+            serve_in_thread(_api(app), sock, settings.api)
         except BaseException:
             app.close()
             raise
@@ -55,18 +60,18 @@ def run(config: ConfigOpt = None, db_url: DbUrlOpt = None,
         app.close()
 
 
-def _api(target: Any, metrics: Any, readiness: Any) -> Any:
-    """Health, metrics and the model endpoints (in worker processes), behind the guard."""
+def _api(app: Application) -> FastAPI:
+    """Health, metrics and the model endpoints (in worker processes), behind the guard: all
+    from the parts ``app.build`` made (the committee's endpoints when it has a committee)."""
     from oracle.api.probes import create_api
     from oracle.api.routes import api_token, guard_requests, routers_for
 
-    settings = getattr(target, "settings", target)
-    routers = routers_for(target)
-    # an Application's committee part; `oracle serve` passes bare Settings (no committee there)
-    committee = None if target is settings else getattr(target, "committee", None)
+    settings = app.settings
+    routers = routers_for(app)
+    committee = app.committee  # `oracle serve` builds without a chain: no committee there
     if committee is not None:  # peer messages are signed: no bearer token on these
         routers.append(committee.router())
-    api = create_api(metrics, readiness, routers)
+    api = create_api(app.metrics, app.readiness, routers)
     guard_requests(api, settings.api, token=api_token(settings),
                    open_paths=("/committee/",) if committee is not None else ())
     return api
@@ -110,9 +115,7 @@ def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None,
     api.request_timeout_s or when its client leaves). A taken port: one line, exit 1."""
     from oracle import logs
     from oracle.api.server import bind, serve_forever
-    from oracle.readiness import Readiness
-    from oracle.store.connect import open_store
-    from oracle.telemetry import Metrics
+    from oracle.app import build
 
     settings = settings_for(config, db_url)
     chosen = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
@@ -120,10 +123,10 @@ def serve(config: ConfigOpt = None, db_url: DbUrlOpt = None,
         settings = settings.model_copy(update={"api": settings.api.model_copy(update=chosen)})
     logs.configure(settings.log_level)
     sock = bind(settings.api.host, settings.api.port)  # a taken port: one line, exit 1
-    engine = open_store(settings)
-    readiness = Readiness(checks={"database": lambda: engine.connect().close()})
-    api = _api(settings, Metrics(), readiness)
+    # the store and the readiness (its database probe) from the one wiring point; no chain,
+    # no weather, no ticks (so neither the backend nor a tick's age in /readyz)
+    app = build(settings, with_chain=False, with_weather=False, ticks=False)
     try:
-        serve_forever(api, sock, settings.api)
+        serve_forever(_api(app), sock, settings.api)
     finally:
-        engine.dispose()
+        app.close()
