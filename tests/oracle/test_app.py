@@ -53,3 +53,53 @@ def test_the_parts_are_connected_and_ready_to_be_probed(app: Application) -> Non
     ready, checks = app.readiness.evaluate()
     assert checks["database"] == "ok" and checks["rpc"] == "ok"
     assert not ready and checks["backend"].startswith("failing")  # nothing listens on port 9
+
+
+def test_each_stage_gets_its_own_parts_and_sections(app: Application, settings: Settings) -> None:
+    """The stages are handed the parts app built and the sections they use, never the app."""
+    tick = app.tick_parts()
+    assert tick.engine is app.engine and tick.interval_s == settings.scheduler.interval_s
+    assert tick.metrics is app.metrics and tick.readiness is app.readiness
+    ingest = tick.ingest
+    assert ingest.backend is app.backend and ingest.backend.settings is settings.backend
+    assert ingest.weather is app.weather and ingest.plausibility is app.plausibility
+    assert tick.forecast.models is settings.models and tick.forecast.zone == settings.pricing.zone
+    price = tick.price
+    assert price.pricing is settings.pricing and price.feed_decimals == settings.chain.feed_decimals
+    assert price.interval_s == 900 and price.txm is app.txm and price.submit.txm is app.txm
+    assert price.tariffs.max_age.total_seconds() == settings.pricing.tariff_max_age_s
+    detect = tick.detect
+    assert detect.compute is settings.compute and detect.executor is app.executor
+    assert detect.interval_s == 900 and detect.txm is app.txm
+    assert tick.optimize.backend is app.backend and tick.optimize.zone == settings.pricing.zone
+    assert tick.submit.txm is app.txm and tick.submit.chain_lock is app.chain_lock
+    assert tick.push.backend is app.backend and tick.push.zone == settings.pricing.zone
+    upkeep = app.upkeep_parts()
+    assert upkeep.models is settings.models and upkeep.compute is settings.compute
+    assert upkeep.registry_dir == settings.data_dir / "models"
+    assert upkeep.detector is detect.detector  # what retrain replaces is what detect scores with
+    assert upkeep.executor is app.executor
+
+
+def test_the_executor_gets_the_compute_section(settings: Settings) -> None:
+    compute = settings.compute.model_copy(update={"scheduler": "tcp://127.0.0.1:9",
+                                                  "connect_timeout_s": 3.0})
+    app = build(settings.model_copy(update={"compute": compute}), with_chain=False)
+    try:
+        assert getattr(app.executor, "address", None) == "tcp://127.0.0.1:9"  # connected lazily
+        assert getattr(app.executor, "connect_timeout_s", None) == 3.0
+        assert app.tick_parts().detect.executor is app.executor
+    finally:
+        app.close()
+
+
+def test_serve_builds_the_store_and_a_database_probe_only(settings: Settings) -> None:
+    """`oracle serve`: no chain, no weather, no ticks: /readyz probes the database alone."""
+    app = build(settings, with_chain=False, with_weather=False, ticks=False)
+    try:
+        assert app.txm is None and app.weather is None and app.committee is None
+        assert set(app.readiness.checks) == {"database"} and app.readiness.max_tick_age_s is None
+        ready, checks = app.readiness.evaluate()
+        assert ready and checks == {"database": "ok"}
+    finally:
+        app.close()
