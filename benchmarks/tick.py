@@ -251,27 +251,30 @@ def main() -> None:
                       f"tick 2 {sum(r['second'].values()):.2f} s, {r['second']}", file=sys.stderr,  # type: ignore[attr-defined]
                       flush=True)
     store = "PostgreSQL" if args.pg else "SQLite"
-    print(f"one tick, {store}, {args.weeks} weeks of history; seconds per stage of tick 2 (steady "
-          "state); tick 1 also fits the anomaly detector, as a fresh daemon's first tick does")
-    header = (f"{'meters':>7} {'mode':>12} {'history load':>12} " + " ".join(f"{s:>9}" for s in STAGES)
-              + f" {'tick 1':>8} {'tick 2':>8}  peak RSS MB")
+    print(f"one tick, {store}, {args.weeks} weeks of history; seconds per stage of tick 1 (a fresh "
+          "daemon's first, which also fits the anomaly detector) and tick 2 (steady state)")
+    header = (f"{'meters':>7} {'mode':>12} {'tick':>4} {'history load':>12} "
+              + " ".join(f"{s:>9}" for s in STAGES) + f" {'total':>8}  peak RSS MB (both ticks)")
     print(header)
     print("-" * len(header))
     for r in rows:
-        second: dict[str, float] = r["second"]  # type: ignore[assignment]
-        first: dict[str, float] = r["first"]  # type: ignore[assignment]
-        cells = " ".join(f"{second.get(s, float('nan')):9.2f}" for s in STAGES)
         peak = ", ".join(f"{k} {v:.0f}" for k, v in r["peak_mb"].items())  # type: ignore[attr-defined]
-        print(f"{r['meters']:>7} {r['mode']:>12} {r['load_s']:>12.1f} {cells} "
-              f"{sum(first.values()):8.2f} {sum(second.values()):8.2f}  {peak}")
+        for n, key in ((1, "first"), (2, "second")):
+            stages: dict[str, float] = r[key]  # type: ignore[assignment]
+            cells = " ".join(f"{stages.get(s, float('nan')):9.2f}" for s in STAGES)
+            print(f"{r['meters']:>7} {r['mode']:>12} {n:>4} {r['load_s']:>12.1f} {cells} "
+                  f"{sum(stages.values()):8.2f}  {peak if n == 1 else ''}")
         if r["skipped"]:
             print(f"        skipped: {r['skipped']}")
     for mode in ("in-process", "LocalCluster"):
         mine = [r for r in rows if r["mode"] == mode]
         if len(mine) > 1:
             ms = [int(r["meters"]) for r in mine]  # type: ignore[call-overload]
-            for label, key in (("tick 2", None), ("detect of tick 2", "detect")):
-                ts = [sum(r["second"].values()) if key is None else r["second"][key]  # type: ignore[attr-defined, index]
+            series: list[tuple[str, str, str | None]] = [
+                ("tick 1", "first", None), ("tick 2", "second", None),
+                ("detect of tick 2", "second", "detect")]
+            for label, tick, stage in series:
+                ts = [sum(r[tick].values()) if stage is None else r[tick][stage]  # type: ignore[attr-defined, index]
                       for r in mine]
                 print(f"growth exponent, {mode}, {label}, log-log fit over {ms} meters "
                       f"(1.0 = linear): {growth_exponent(ms, ts):.2f}")

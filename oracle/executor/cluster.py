@@ -5,7 +5,8 @@ scheduler runs the tasks it held again on another worker (up to the scheduler's
 ``distributed.scheduler.allowed-failures`` times per task); past that, or when the
 scheduler cannot be reached, the tick stops with ``ComputeUnavailable`` (retried on the next
 run). Workers must be able to import ``oracle``
-and ``models`` (the same version as the daemon) and reach the database.
+and ``models`` (the same version as the daemon) and reach the database; the tasks name it
+without its password, which each worker reads from its own secrets (:mod:`oracle.executor.stores`).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from models.anomaly.groups import (
     zone_crowd,
 )
 from oracle.executor import Executor
+from oracle.executor.stores import store_engine, store_name
 from oracle.store.engine import session_scope
 from oracle.store.meter_groups import (
     MeterGroup,
@@ -37,20 +38,15 @@ from oracle.store.meter_groups import (
     meter_ids,
     save_group_anomalies,
     split,
-    worker_engine,
 )
-
-
-def database_url(engine: Engine) -> str:
-    """The URL a worker connects with (the password included: it travels to the workers)."""
-    return engine.url.render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)
 class Window:
-    """Where a task reads: the database and the readings' time range [since, until)."""
+    """Where a task reads: the database (its :func:`~oracle.executor.stores.store_name`, no
+    password) and the readings' time range [since, until)."""
 
-    url: str
+    store: str
     since: datetime
     until: datetime
 
@@ -73,7 +69,7 @@ class VoteTask:
 
 @dataclass(frozen=True)
 class FinishTask:
-    url: str
+    store: str
     group: MeterGroup
     interval_start: datetime
     report_id: str | None
@@ -83,7 +79,7 @@ class FinishTask:
 
 
 def _read(window: Window, group: MeterGroup) -> pd.DataFrame:
-    with session_scope(worker_engine(window.url)) as session:
+    with session_scope(store_engine(window.store)) as session:
         frame = group_readings(session, group, window.since, window.until)
     return frame.drop(columns=["node_id"])
 
@@ -108,7 +104,7 @@ def finish(task: FinishTask) -> pd.DataFrame:
     """Type the group's points with the zone's crowd; replace its stored anomalies by them."""
     found = (finish_group(task.points, task.zone, task.rules) if task.points is not None
              else pd.DataFrame(columns=list(OUTPUT)))
-    with session_scope(worker_engine(task.url)) as session:
+    with session_scope(store_engine(task.store)) as session:
         save_group_anomalies(session, task.interval_start, task.group, found, task.report_id)
     return found
 
@@ -125,7 +121,7 @@ def fit_detector(engine: Engine, executor: Executor, since: datetime, until: dat
     """Fit the anomaly detector on the readings in [since, until), group by group; returns it
     and the number of readings read."""
     params = params if params is not None else AnomalyDetector()
-    window = Window(database_url(engine), since, until)
+    window = Window(store_name(engine), since, until)
     groups = groups_of(engine, since, until, group_size)
     learned = executor.map_groups(learn, [LearnTask(window, g, params, None, max_rows)
                                           for g in groups])
@@ -146,14 +142,14 @@ def detect_anomalies(engine: Engine, executor: Executor, detector: AnomalyDetect
     """Anomalies in the readings of [since, until), stored group by group; returns them all
     (``OUTPUT`` columns, by time then meter). Raises nothing for an empty window: the caller
     decides (see :func:`groups_of`)."""
-    url = database_url(engine)
-    window = Window(url, since, until)
+    store = store_name(engine)
+    window = Window(store, since, until)
     groups = groups_of(engine, since, until, group_size)
     voted = executor.map_groups(vote, [VoteTask(window, g, for_meters(detector, g.meters))
                                        for g in groups])
     zone = zone_crowd(c for _, c in voted)
     rules = getattr(detector, "rules", None)
-    found = executor.map_groups(finish, [FinishTask(url, g, interval_start, report_id, points, zone,
+    found = executor.map_groups(finish, [FinishTask(store, g, interval_start, report_id, points, zone,
                                                     rules)
                                          for g, (points, _) in zip(groups, voted, strict=True)])
     frames = [f for f in found if len(f)]

@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import delete
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from oracle.errors import ConfigError
-from oracle.store.engine import make_engine
 from oracle.store.readings import _utc_column
 from oracle.store.tables import AnomalyRow, Meter, Reading
 from oracle.store.upsert import upsert
@@ -100,8 +97,3 @@ def save_group_anomalies(session: Session, interval_start: datetime, group: Mete
              "report_id": report_id, "created_at": now} for r in frame.itertuples(index=False)]
     return upsert(session, AnomalyRow, rows, key=("meter_id", "ts", "type"))
 
-
-@lru_cache(maxsize=4)
-def worker_engine(url: str) -> Engine:
-    """One engine per database per process (a cluster worker's tasks share it)."""
-    return make_engine(url, check=False)
