@@ -229,7 +229,7 @@ def limit_body_size(api: FastAPI, max_bytes: int, *, max_json_depth: int = MAX_D
 
 def routers_for(target: Any) -> list[APIRouter]:
     """The model routers for an ``Application`` (or bare ``Settings``: the store is opened),
-    their calls in worker processes.
+    their calls in worker processes, and the stored forecasts (``GET /forecast/demand``).
 
     The bearer token comes from ``ORACLE_API_TOKEN`` or ``<secrets_dir>/api_token``; none
     means the endpoints are open (bind the API to localhost then)."""
@@ -246,7 +246,9 @@ def routers_for(target: Any) -> list[APIRouter]:
     router = model_router(models, token=api_token(settings), limits=settings.api,
                           runner=workers)
     router.on_shutdown.append(workers.close)  # the workers end with the app
-    return [router]
+    from oracle.api.stored import stored_router
+
+    return [router, stored_router(engine, bearer_guard(api_token(settings)))]
 
 
 def api_token(settings: Any) -> str | None:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from oracle.errors import SourceDataInvalid
+from oracle.jobs import calibration
+from oracle.jobs.meter_forecasts import save_meter_forecasts
 from oracle.jobs.shared import FORECAST_HOURS, HISTORY, hourly
 from oracle.model_errors import model_errors
 from oracle.sources.weather import location_key, weather_point
@@ -63,8 +65,16 @@ def forecast(app: Application, start: datetime) -> dict[str, Any]:
                 prediction = forecaster_for(app).fit(y).predict(FORECAST_HOURS)
             if target == "solar":
                 prediction = prediction.clip(lower=0.0)
+            else:  # live calibration: learn from what arrived, adjust, state saved alongside
+                prediction, out["calibration"] = calibration.calibrated(
+                    session, zone=app.settings.pricing.zone, start=start, raw=prediction)
             results.save_forecast(session, target=target, entity_id=app.settings.pricing.zone,
                                   origin=start, frame=prediction, model=model)
+            if target == "demand":  # each meter's, scaled to add up to the zone's
+                out.update(save_meter_forecasts(
+                    session, app.engine, app.executor, origin=start, since=start - HISTORY,
+                    zone=prediction, group_size=app.settings.compute.group_size,
+                    max_meters=app.settings.models.demand_meters_max_meters))
             out[f"{target}_next_kwh"] = float(prediction["mean"].iloc[0])
         weather = app.readiness.degraded.get("weather")
         if fleet is None and why_not is not None:
@@ -73,6 +83,8 @@ def forecast(app: Application, start: datetime) -> dict[str, Any]:
             out["degraded"] = (f"{weather}; solar forecast without weather input"
                                if fleet is None else  # made from production history alone
                                f"{weather}; solar forecast from the last stored weather forecast")
+        out["live"] = calibration.live_scores(session, zone=app.settings.pricing.zone, until=start)
+        calibration.export(app.metrics, out["live"], out["calibration"])
         append_entry(session, "forecast", {"origin": start, **out}, ref=f"forecast:{start:%Y-%m-%dT%H:%MZ}")
     return out
 
@@ -135,7 +147,7 @@ def one_step_errors(app: Application, start: datetime, window: timedelta = timed
                     ) -> pd.DataFrame:
     """The one-step zone-demand forecasts whose hour has been observed: forecast, actual."""
     with session_scope(app.engine) as session:
-        rows = session.exec(_first_steps(start, window)).all()
+        rows = session.exec(_first_steps(app.settings.pricing.zone, start, window)).all()
         frame = totals_frame(session, start - window, start)
     if not rows or frame.empty:
         return pd.DataFrame(columns=["forecast", "actual"])
@@ -156,10 +168,11 @@ def forecast_error(app: Application, start: datetime) -> float | None:
     return 100 * float(((pairs["forecast"] - pairs["actual"]).abs() / pairs["actual"]).mean())
 
 
-def _first_steps(start: datetime, window: timedelta) -> Any:
+def _first_steps(zone: str, start: datetime, window: timedelta) -> Any:
     from sqlmodel import col, select
 
     return select(ForecastRow).where(col(ForecastRow.target) == "demand",
+                                     col(ForecastRow.entity_id) == zone,
                                      col(ForecastRow.origin) == col(ForecastRow.ts),
                                      col(ForecastRow.ts) < start,
                                      col(ForecastRow.ts) >= start - window)
