@@ -86,7 +86,9 @@ class Application:
                                     clock=self.clock, metrics=self.metrics,
                                     readiness=self.readiness),
             forecast=jobs.ForecastParts(engine=self.engine, models=s.models, zone=zone,
-                                        readiness=self.readiness),
+                                        readiness=self.readiness, metrics=self.metrics,
+                                        executor=self.executor,
+                                        group_size=s.compute.group_size),
             price=jobs.PriceParts(engine=self.engine, pricing=s.pricing, interval_s=interval_s,
                                   feed_decimals=s.chain.feed_decimals, tariffs=self.tariffs,
                                   txm=self.txm, committee=self.committee, submit=submit),
@@ -113,7 +115,8 @@ class Application:
         s = self.settings
         return UpkeepParts(engine=self.engine, registry_dir=s.data_dir / "models",
                            models=s.models, compute=s.compute, executor=self.executor,
-                           detector=self.detector, clock=self.clock, metrics=self.metrics)
+                           detector=self.detector, clock=self.clock, metrics=self.metrics,
+                           zone=s.pricing.zone)
 
     def close(self) -> None:
         if self.committee is not None:

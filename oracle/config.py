@@ -141,6 +141,7 @@ class ModelSettings(Section):
     site_latitude: float | None = Field(default=None, ge=-90, le=90, description="Latitude of the market's demand in degrees; with site_longitude it enables the daylight-aware forecasters (the evening lighting ramp follows sunset) and adds them to auto's candidates.")
     site_longitude: float | None = Field(default=None, ge=-180, le=180, description="Longitude of the market's demand in degrees (east positive); set both or neither.")
     solar_fleet_max_meters: int = Field(default=2000, ge=0, le=1_000_000, description="Forecast each PV meter from its own history and weather (about 0.1 s of fit per meter per tick) up to this many PV meters; above it, or at 0, the zone's solar comes from its production history alone (audited).")
+    demand_meters_max_meters: int = Field(default=1000, ge=0, le=1_000_000, description="Forecast each meter's demand with one global model per group of meters (compute.group_size), scaled so the meters add up to the zone's forecast (about 0.075 s of fit per meter per tick, so ~75 s for 1,000 meters), up to this many meters with readings; above it, or at 0, no per-meter demand forecasts are made (audited).")
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> ModelSettings:

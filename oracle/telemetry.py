@@ -53,5 +53,18 @@ class Metrics:
                                    ["source"], registry=r)
         self.model_errors = Counter("oracle_model_errors_total", "Model runs that failed", ["model"],
                                     registry=r)
+        self.forecast_coverage = Gauge(
+            "oracle_forecast_coverage", "Share (0-1) of the zone's one-step demand forecasts "
+            "observed in the past 2 days whose actual fell inside the stored interval",
+            ["level"], registry=r)
+        self.forecast_bias = Gauge(
+            "oracle_forecast_bias_kwh", "Mean actual minus forecast of the zone's one-step demand "
+            "forecasts observed in the past 2 days (after the live correction)", registry=r)
+        self.forecast_bias_correction = Gauge(
+            "oracle_forecast_bias_correction_kwh", "Bias the live calibration adds to the zone's "
+            "next one-step demand forecast", registry=r)
+        self.forecast_interval_scale = Gauge(
+            "oracle_forecast_interval_scale", "Factor the live calibration applies to the zone's "
+            "one-step demand interval half-widths", ["level"], registry=r)
         self.alerts = Counter("oracle_alerts_total", "Monitoring alerts (drift, degradation)",
                               ["kind"], registry=r)

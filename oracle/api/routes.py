@@ -232,7 +232,8 @@ def limit_body_size(api: FastAPI, max_bytes: int, *, max_json_depth: int = MAX_D
 
 def routers_for(app: Application) -> list[APIRouter]:
     """The model routers for the parts ``app.build`` made (its store, its metrics, its
-    ``[api]`` section), their calls in worker processes.
+    ``[api]`` section), their calls in worker processes, and the stored forecasts
+    (``GET /forecast/demand``).
 
     The bearer token comes from ``ORACLE_API_TOKEN`` or ``<secrets_dir>/api_token``; none
     means the endpoints are open (bind the API to localhost then)."""
@@ -245,7 +246,9 @@ def routers_for(app: Application) -> list[APIRouter]:
     router = model_router(models, token=api_token(settings), limits=settings.api,
                           runner=workers)
     router.on_shutdown.append(workers.close)  # the workers end with the app
-    return [router]
+    from oracle.api.stored import stored_router
+
+    return [router, stored_router(app.engine, bearer_guard(api_token(settings)))]
 
 
 def api_token(settings: Any) -> str | None:

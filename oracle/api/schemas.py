@@ -159,6 +159,17 @@ class ForecastResponse(Provenance):
     forecast: list[ForecastStep]
 
 
+class StoredForecastResponse(BaseModel):
+    """The daemon's newest stored demand forecast of a meter, or of a user's meters summed."""
+
+    user_id: str | None
+    meter_ids: list[str] = Field(description="The meters whose forecasts are summed.")
+    origin: datetime
+    model: str
+    horizon: int
+    forecast: list[ForecastStep]
+
+
 class Order(Strict):
     order_id: Id
     quantity_kwh: Positive = Field(le=1e6)

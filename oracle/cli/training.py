@@ -60,4 +60,7 @@ def evaluate(report: Annotated[Path, typer.Option("--report", help="Directory fo
         typer.echo(metrics.to_string(float_format=lambda v: f"{v:.4g}"))
     else:
         typer.echo("no stored forecast has an observed hour yet: nothing scored")
+    if data.live is not None:
+        typer.echo("live calibration (one-step forecasts, past 2 days):")
+        typer.echo(data.live.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     typer.echo(f"report written to {path}")

@@ -12,6 +12,9 @@ from sqlalchemy.engine import Engine
 
 from oracle.config import ModelSettings
 from oracle.errors import SourceDataInvalid
+from oracle.executor import Executor
+from oracle.jobs import calibration
+from oracle.jobs.meter_forecasts import save_meter_forecasts
 from oracle.jobs.shared import FORECAST_HOURS, HISTORY, hourly
 from oracle.model_errors import model_errors
 from oracle.readiness import Readiness
@@ -22,6 +25,7 @@ from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 from oracle.store.readings import totals_frame
 from oracle.store.tables import ForecastRow
+from oracle.telemetry import Metrics
 
 if TYPE_CHECKING:
     from models.forecasting import Forecaster
@@ -30,13 +34,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ForecastParts:
-    """What the forecast stage uses: the store, ``[models]``, the zone and the readiness (what
-    the tick runs without)."""
+    """What the forecast stage uses: the store, ``[models]``, the zone, the readiness (what
+    the tick runs without), the metrics (live calibration) and the executor with its group
+    size (per-meter demand forecasts)."""
 
     engine: Engine
     models: ModelSettings
     zone: str  # pricing.zone
     readiness: Readiness
+    metrics: Metrics
+    executor: Executor
+    group_size: int  # compute.group_size
 
 
 def forecaster_for(settings: ModelSettings) -> Forecaster:
@@ -76,8 +84,16 @@ def forecast(parts: ForecastParts, start: datetime) -> dict[str, Any]:
                 prediction = forecaster_for(parts.models).fit(y).predict(FORECAST_HOURS)
             if target == "solar":
                 prediction = prediction.clip(lower=0.0)
+            else:  # live calibration: learn from what arrived, adjust, state saved alongside
+                prediction, out["calibration"] = calibration.calibrated(
+                    session, zone=parts.zone, start=start, raw=prediction)
             results.save_forecast(session, target=target, entity_id=parts.zone,
                                   origin=start, frame=prediction, model=model)
+            if target == "demand":  # each meter's, scaled to add up to the zone's
+                out.update(save_meter_forecasts(
+                    session, parts.engine, parts.executor, origin=start, since=start - HISTORY,
+                    zone=prediction, group_size=parts.group_size,
+                    max_meters=parts.models.demand_meters_max_meters))
             out[f"{target}_next_kwh"] = float(prediction["mean"].iloc[0])
         weather = parts.readiness.degraded.get("weather")
         if fleet is None and why_not is not None:
@@ -86,6 +102,8 @@ def forecast(parts: ForecastParts, start: datetime) -> dict[str, Any]:
             out["degraded"] = (f"{weather}; solar forecast without weather input"
                                if fleet is None else  # made from production history alone
                                f"{weather}; solar forecast from the last stored weather forecast")
+        out["live"] = calibration.live_scores(session, zone=parts.zone, until=start)
+        calibration.export(parts.metrics, out["live"], out["calibration"])
         append_entry(session, "forecast", {"origin": start, **out}, ref=f"forecast:{start:%Y-%m-%dT%H:%MZ}")
     return out
 
@@ -144,11 +162,11 @@ def solar_fleet(parts: ForecastParts, start: datetime) -> tuple[FleetForecast | 
     return fleet, None
 
 
-def one_step_errors(engine: Engine, start: datetime, window: timedelta = timedelta(days=2)
+def one_step_errors(engine: Engine, zone: str, start: datetime, window: timedelta = timedelta(days=2)
                     ) -> pd.DataFrame:
     """The one-step zone-demand forecasts whose hour has been observed: forecast, actual."""
     with session_scope(engine) as session:
-        rows = session.exec(_first_steps(start, window)).all()
+        rows = session.exec(_first_steps(zone, start, window)).all()
         frame = totals_frame(session, start - window, start)
     if not rows or frame.empty:
         return pd.DataFrame(columns=["forecast", "actual"])
@@ -160,19 +178,20 @@ def one_step_errors(engine: Engine, start: datetime, window: timedelta = timedel
     return pairs.dropna()
 
 
-def forecast_error(engine: Engine, start: datetime) -> float | None:
+def forecast_error(engine: Engine, zone: str, start: datetime) -> float | None:
     """MAPE (%) of the one-step zone-demand forecasts observed so far (past two days)."""
-    pairs = one_step_errors(engine, start)
+    pairs = one_step_errors(engine, zone, start)
     pairs = pairs[pairs["actual"] > 0]
     if pairs.empty:
         return None
     return 100 * float(((pairs["forecast"] - pairs["actual"]).abs() / pairs["actual"]).mean())
 
 
-def _first_steps(start: datetime, window: timedelta) -> Any:
+def _first_steps(zone: str, start: datetime, window: timedelta) -> Any:
     from sqlmodel import col, select
 
     return select(ForecastRow).where(col(ForecastRow.target) == "demand",
+                                     col(ForecastRow.entity_id) == zone,
                                      col(ForecastRow.origin) == col(ForecastRow.ts),
                                      col(ForecastRow.ts) < start,
                                      col(ForecastRow.ts) >= start - window)

@@ -71,7 +71,7 @@ def run_tick(tick: Tick, start: datetime) -> TickOutcome:
             _timed(outcome, name, fn)
         except RetryableError as err:  # reports stay queued; results are pushed next time
             outcome.stages[name] = f"deferred: {err}"
-    outcome.figures["forecast_mape"] = forecast_error(tick.engine, start)
+    outcome.figures["forecast_mape"] = forecast_error(tick.engine, tick.forecast.zone, start)
     return outcome
 
 

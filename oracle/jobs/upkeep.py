@@ -36,6 +36,7 @@ class UpkeepParts:
     detector: DetectorHolder
     clock: Callable[[], datetime]
     metrics: Metrics
+    zone: str  # pricing.zone: the zone whose forecasts are monitored
 
 
 def _registry(parts: UpkeepParts) -> Any:
@@ -89,7 +90,7 @@ def monitor(parts: UpkeepParts) -> dict[str, Any]:
         return {"alerts": 0}
     recent = frame["ts"] >= end - timedelta(days=1)
     features = ["consumption_kwh", "production_kwh"]
-    pairs = one_step_errors(parts.engine, end, timedelta(days=1))
+    pairs = one_step_errors(parts.engine, parts.zone, end, timedelta(days=1))
     live = float((pairs["forecast"] - pairs["actual"]).abs().mean()) if not pairs.empty else None
     alerts = Monitor(parts.engine, _registry(parts), parts.metrics).check(
         "demand", live_error=live, reference=frame.loc[~recent, features],

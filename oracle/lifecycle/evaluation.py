@@ -14,7 +14,9 @@ from oracle.lifecycle.html_report import ReportData, cell
 from oracle.store.tables import (
     AnomalyRow,
     DispatchSchedule,
+    ForecastCalibration,
     ForecastRow,
+    Meter,
     ModelRun,
     ModelVersion,
     PriceRound,
@@ -22,6 +24,7 @@ from oracle.store.tables import (
 )
 
 LEVELS = (80, 95)
+LIVE_WINDOW = pd.Timedelta("2D")  # the live figures: one-step forecasts of the past two days
 
 
 def _frame(rows: list[Any]) -> pd.DataFrame:
@@ -43,10 +46,12 @@ def actual_demand(session: Session) -> pd.Series:
 
 
 def stored_forecasts(engine: Engine, target: str = "demand") -> tuple[pd.DataFrame, pd.Series]:
-    """Every stored forecast step (``ts`` and ``origin`` in UTC) and the zone demand observed."""
+    """Every stored zone forecast step (``ts`` and ``origin`` in UTC; a meter's own forecasts
+    are left out) and the zone demand observed."""
     with Session(engine) as session:
-        forecasts = _frame(list(session.exec(select(ForecastRow)
-                                             .where(col(ForecastRow.target) == target)).all()))
+        forecasts = _frame(list(session.exec(select(ForecastRow).where(
+            col(ForecastRow.target) == target,
+            col(ForecastRow.entity_id).not_in(select(Meter.meter_id)))).all()))
         actual = actual_demand(session)
     if not forecasts.empty:
         forecasts["ts"], forecasts["origin"] = _utc(forecasts["ts"]), _utc(forecasts["origin"])
@@ -101,6 +106,58 @@ def _calibration(scored: pd.DataFrame) -> pd.DataFrame:
         if len(part):
             inside = (part[f"lo_{level}"] <= part["actual"]) & (part["actual"] <= part[f"hi_{level}"])
             rows.append({"nominal": float(level), "empirical": float(100 * inside.mean())})
+    return pd.DataFrame(rows)
+
+
+def interval_scores(forecasts: pd.DataFrame, actual: pd.Series) -> dict[str, Any]:
+    """Coverage (%) of the 80 and 95 % intervals and bias (mean actual minus forecast) of
+    ``forecasts`` (index ts; mean, lo_/hi_ columns) at the hours ``actual`` has; ``steps``: how
+    many were scored (the figures are None without any)."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(actual.index, utc=True))
+    actual = pd.Series(actual.to_numpy(dtype="float64"), index=stamps)
+    index = pd.DatetimeIndex(pd.to_datetime(forecasts.index, utc=True))
+    joined = forecasts.set_axis(index).assign(
+        actual=actual.reindex(index).to_numpy()).dropna(subset=["actual", "mean"])
+    out: dict[str, Any] = {"steps": len(joined), "bias_kwh": None,
+                           **{f"coverage_{lv}": None for lv in LEVELS}}
+    if joined.empty:
+        return out
+    out["bias_kwh"] = float((joined["actual"] - joined["mean"]).mean())
+    for level in LEVELS:
+        part = joined.dropna(subset=[f"lo_{level}", f"hi_{level}"])
+        if len(part):
+            inside = (part[f"lo_{level}"] <= part["actual"]) & (part["actual"] <= part[f"hi_{level}"])
+            out[f"coverage_{level}"] = float(100 * inside.mean())
+    return out
+
+
+def live_calibration(scored: pd.DataFrame, engine: Engine) -> pd.DataFrame:
+    """The live figures as the daemon exports them: per level, the coverage (%) and bias of the
+    one-step forecasts observed in the :data:`LIVE_WINDOW` up to the last observed hour, beside
+    the live calibration's current one-step scale and bias correction."""
+    one = scored[scored["horizon"] == 0]
+    if one.empty:
+        return pd.DataFrame()
+    last = one["ts"].max()
+    recent = one[one["ts"] > last - LIVE_WINDOW].set_index("ts")
+    figures = interval_scores(recent[["mean", *(f"{b}_{lv}" for lv in LEVELS for b in ("lo", "hi"))]],
+                              recent["actual"])
+    with Session(engine) as session:
+        states = session.exec(select(ForecastCalibration).where(
+            col(ForecastCalibration.target) == "demand")).all()
+    first = {}
+    for row in states:  # the zone's (one row per calibrated series; meters are not calibrated)
+        first = (row.state or {}).get("calibrators", {}).get("1", {})
+    scales = first.get("log_scales", {})
+    rows = []
+    for level in LEVELS:
+        coverage = figures[f"coverage_{level}"]
+        rows.append({"nominal_%": float(level), "live_coverage_%": coverage,
+                     "gap_points": None if coverage is None else coverage - level,
+                     "steps": figures["steps"], "live_bias_kwh": figures["bias_kwh"],
+                     "scale_now": float(np.exp(scales[str(level)])) if str(level) in scales
+                     else None,
+                     "bias_correction_kwh": first.get("bias")})
     return pd.DataFrame(rows)
 
 
@@ -159,6 +216,9 @@ def gather(engine: Engine) -> ReportData:
         data.by_horizon = scored.assign(abs_error=scored["error"].abs()).groupby("horizon").agg(
             mae=("abs_error", "mean"), bias=("error", "mean"))
         data.calibration = _calibration(scored)
+        live = live_calibration(scored, engine)
+        if not live.empty:
+            data.live = live
         data.tables["Forecast metrics by model"] = forecast_metrics(scored)
     with Session(engine) as session:
         anomalies = _frame(list(session.exec(select(AnomalyRow)).all()))

@@ -1,7 +1,7 @@
 """The evaluation report: one self-contained HTML file with PNG plots embedded as base64.
 
 Sections (each drawn only when its data is present): forecast against actual with intervals,
-error by horizon, interval calibration, anomaly timeline per meter, clearing prices and volumes,
+error by horizon, interval calibration, live calibration, anomaly timeline per meter, clearing prices and volumes,
 dispatch (storage state of charge, grid imports, line loading), and the metrics tables.
 """
 
@@ -27,6 +27,7 @@ class ReportData:
     forecast: pd.DataFrame | None = None       # index ts; actual, mean, lo_80, hi_80, lo_95, hi_95
     by_horizon: pd.DataFrame | None = None     # index horizon (steps); one column per error metric
     calibration: pd.DataFrame | None = None    # nominal (%), empirical (%)
+    live: pd.DataFrame | None = None           # per level: live one-step coverage, bias, scale
     anomalies: pd.DataFrame | None = None      # meter_id, ts, type, severity
     clearing: pd.DataFrame | None = None       # index interval_start; price, volume_kwh
     soc: pd.DataFrame | None = None            # index hour (UTC); one column per storage node (kWh)
@@ -260,6 +261,13 @@ def render_report(data: ReportData, out_dir: Path) -> Path:
         sections.append(_section("Interval calibration", plot_calibration(data.calibration),
                                  data.calibration.to_html(index=False, float_format="%.1f")  # type: ignore[union-attr]
                                  ))
+    if _present(data.live):
+        sections.append(_section(
+            "Live calibration (one-step forecasts, past 2 days)",
+            body="<p>Coverage and bias of the stored one-step zone-demand forecasts (after the "
+                 "live correction) in the two days up to the last observed hour, and the "
+                 "correction now applied (interval scale, bias added).</p>"
+                 + table_html(data.live)))  # type: ignore[arg-type]
     if _present(data.anomalies):
         sections.append(_section("Anomaly timeline per meter", plot_anomalies(data.anomalies)))
     if _present(data.clearing):

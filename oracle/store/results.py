@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from oracle.store.tables import (
@@ -17,6 +18,7 @@ from oracle.store.tables import (
     DispatchSchedule,
     ForecastRow,
     MarketOrder,
+    Meter,
     PriceRound,
 )
 from oracle.store.upsert import upsert
@@ -81,3 +83,34 @@ def orders_frame(session: Session, interval_start: datetime) -> pd.DataFrame:
     columns = ["order_id", "user_id", "meter_id", "node_id", "side", "quantity_kwh",
                "limit_price", "ts"]
     return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+
+
+def meters_of_user(session: Session, user_id: str) -> list[str]:
+    """The ids of ``user_id``'s meters (none: the user is unknown)."""
+    return list(session.exec(select(Meter.meter_id).where(col(Meter.user_id) == user_id)
+                             .order_by(col(Meter.meter_id))).all())
+
+
+def meter_exists(session: Session, meter_id: str) -> bool:
+    return session.get(Meter, meter_id) is not None
+
+
+def latest_forecasts(session: Session, *, target: str, entity_ids: list[str]) -> pd.DataFrame:
+    """The steps of the newest origin any of ``entity_ids`` has a ``target`` forecast for, each
+    entity's own (entity_id, origin, ts, mean, lo_80, hi_80, lo_95, hi_95, model); empty when
+    there is none."""
+    columns = ["entity_id", "origin", "ts", "mean", "lo_80", "hi_80", "lo_95", "hi_95", "model"]
+    if not entity_ids:
+        return pd.DataFrame(columns=columns)
+    newest = session.exec(select(func.max(ForecastRow.origin)).where(
+        col(ForecastRow.target) == target, col(ForecastRow.entity_id).in_(entity_ids))).first()
+    if newest is None:
+        return pd.DataFrame(columns=columns)
+    rows = session.exec(select(ForecastRow).where(
+        col(ForecastRow.target) == target, col(ForecastRow.entity_id).in_(entity_ids),
+        col(ForecastRow.origin) == newest).order_by(col(ForecastRow.ts),
+                                                    col(ForecastRow.entity_id))).all()
+    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+    for column in ("origin", "ts"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame

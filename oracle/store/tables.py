@@ -222,6 +222,19 @@ class DispatchSchedule(SQLModel, table=True):
     created_at: datetime = _ts(now=True)
 
 
+class ForecastCalibration(SQLModel, table=True):
+    """The live calibration of one forecast series (target, entity): the calibrators' state,
+    the raw forecasts still waiting for their actuals, and ``watermark``, the last observed
+    hour learned from (a re-run of a tick learns nothing twice)."""
+
+    __tablename__ = "forecast_calibration"
+    target: str = Field(primary_key=True, max_length=16)
+    entity_id: str = Field(primary_key=True, max_length=64)
+    state: Any = _json(nullable=False)
+    watermark: datetime | None = _ts(nullable=True)
+    updated_at: datetime = _ts(now=True)
+
+
 # ---------------------------------------------------------------- models in production
 
 

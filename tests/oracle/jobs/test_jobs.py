@@ -97,9 +97,10 @@ def test_ticks_store_rows_and_queue_each_report_once(world) -> None:  # type: ig
     rows = {t: _count(app, f"SELECT COUNT(*) FROM {t}")
             for t in ("forecasts", "price_rounds", "anomalies", "dispatch_schedules")}
     pv_meters = _count(app, "SELECT COUNT(*) FROM meters WHERE pv_kwp > 0")
-    assert pv_meters > 0
-    # zone demand and solar, and each PV meter's own solar: 24 hours each
-    assert rows["forecasts"] == 24 * (2 + pv_meters)
+    meters = _count(app, "SELECT COUNT(DISTINCT meter_id) FROM readings")
+    assert pv_meters > 0 and meters == 12
+    # zone demand and solar, each PV meter's own solar and each meter's demand: 24 hours each
+    assert rows["forecasts"] == 24 * (2 + pv_meters + meters)
     assert rows["price_rounds"] == 1 and rows["dispatch_schedules"] == 1
     # Re-running the same interval writes the same rows and queues nothing new.
     jobs.run_tick(app.tick_parts(), first.interval_start)
