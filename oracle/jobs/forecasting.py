@@ -116,9 +116,14 @@ def solar_fleet(parts: ForecastParts, start: datetime) -> tuple[FleetForecast | 
     """Per-prosumer PV forecasts for the 24 h from ``start`` and the zone as their sum.
 
     Every PV meter is forecast from its own production history and the stored weather at its
-    place (``models.solar.fleet``). Returns ``(None, reason)`` when that cannot be done for every
-    PV meter (no PV meters, a meter without a place, weather missing for the history or the
-    next 24 h): the zone's solar is then forecast from its production history alone, as before.
+    place (``models.solar.fleet``), as the daemon knew it (``oracle.store.solar``'s rule): the
+    next 24 h from the newest forecast issue made by ``start``; each history hour from the
+    newest issue made by that hour's start, so the fit learns from the weather it will predict
+    from, not from the later observation. History hours no issue covers fall back to the
+    observation; the meters' notes and the audit log (``forecast.solar_weather``) say how many.
+    Returns ``(None, reason)`` when that cannot be done for every PV meter (no PV meters, a
+    meter without a place, weather missing for the next 24 h): the zone's solar is then
+    forecast from its production history alone, as before.
     """
     from models.solar.fleet import PVMeter, forecast_fleet
 
@@ -140,9 +145,9 @@ def solar_fleet(parts: ForecastParts, start: datetime) -> tuple[FleetForecast | 
         for lat, lon in {weather_point(a, b) for a, b in zip(meters["lat"], meters["lon"],
                                                                strict=True)}:
             key = location_key(lat, lon)
-            weather[key] = solar_repo.weather_at(session, key, since, until)
+            weather[key] = solar_repo.weather_as_known(session, key, since, until, start)
     labels = pd.date_range(start + WEATHER_STEP, until, freq=WEATHER_STEP, tz=UTC)
-    fleet_in = []
+    fleet_in, sources = [], {}
     for row in meters.itertuples(index=False):
         key = location_key(*weather_point(row.lat, row.lon))
         wx = weather[key]
@@ -150,16 +155,43 @@ def solar_fleet(parts: ForecastParts, start: datetime) -> tuple[FleetForecast | 
         if wx.empty or future["shortwave_radiation"].isna().any():
             return None, f"no stored weather forecast at {key} for the next {FORECAST_HOURS} h"
         past = wx.loc[wx.index <= start].dropna(subset=["shortwave_radiation"])
+        sources[key] = _weather_sources(past)
         # a reading is stamped at its interval's start, the weather at its hour's end
         kwh = production[row.meter_id] if row.meter_id in production else pd.Series(dtype=float)
         history = pd.Series(kwh.to_numpy(), index=kwh.index + WEATHER_STEP).reindex(past.index)
         fleet_in.append(PVMeter(row.meter_id, float(row.pv_kwp), float(row.lat), float(row.lon),
-                                history, past, future))
+                                history, past.drop(columns="issued_at"),
+                                future.drop(columns="issued_at")))
     fleet = forecast_fleet(fleet_in)
+    for meter in fleet_in:
+        issued, observed = sources[location_key(*weather_point(meter.lat, meter.lon))]
+        fleet.notes[meter.meter_id] += (f"; trained on {issued} h of forecast issues and "
+                                        f"{observed} h of observed weather (no issue stored)")
+    _audit_weather_fallback(parts.engine, start, sources)
     fleet.zone.index = fleet.zone.index - WEATHER_STEP
     for frame in fleet.meters.values():
         frame.index = frame.index - WEATHER_STEP
     return fleet, None
+
+
+def _weather_sources(past: pd.DataFrame) -> tuple[int, int]:
+    """History hours trained on a forecast issue, and on the observation (no issue stored)."""
+    observed = int(past["issued_at"].isna().sum())
+    return len(past) - observed, observed
+
+
+def _audit_weather_fallback(engine: Engine, start: datetime,
+                            sources: dict[str, tuple[int, int]]) -> None:
+    """One audit entry when some history hours had no stored forecast issue."""
+    fallback = {key: {"issue_hours": issued, "observed_hours": observed}
+                for key, (issued, observed) in sorted(sources.items()) if observed}
+    if not fallback:
+        return
+    with session_scope(engine) as session:
+        append_entry(session, "forecast.solar_weather",
+                     {"origin": start, "rule": "no forecast issue stored for these history "
+                      "hours: the fit used the observed weather", "locations": fallback},
+                     ref=f"forecast:{start:%Y-%m-%dT%H:%MZ}")
 
 
 def one_step_errors(engine: Engine, zone: str, start: datetime, window: timedelta = timedelta(days=2)

@@ -29,6 +29,7 @@ from oracle.store.tables import (
     Reading,
     ReadingGap,
     SkippedWindow,
+    WeatherForecast,
     WeatherObservation,
     utcnow,
 )
@@ -162,12 +163,18 @@ def upsert_orders(engine: Engine, orders: Sequence[Mapping[str, Any]],
 
 def upsert_weather(engine: Engine, hours: Sequence[Mapping[str, Any]],
                    issued_at: datetime | None = None) -> int:
-    """Weather rows keyed on (location, ts); ``issued_at`` set for forecast hours."""
+    """Store fetched weather hours: those that had ended by ``issued_at`` (all of them when it is
+    None) as observations, keyed on (location, ts); the later ones as the forecast issue made at
+    ``issued_at``, keyed on (location, issued_at, ts), next to every earlier issue. Fetching
+    the same issue again changes nothing. Returns the number of hours stored."""
     now = utcnow()
-    rows = [{**h, "issued_at": issued_at if issued_at and h["ts"] >= issued_at else None,
-             "ingested_at": now} for h in hours]
+    observed = [{**h, "ingested_at": now} for h in hours
+                if issued_at is None or h["ts"] <= issued_at]
+    forecast = [{**h, "issued_at": issued_at, "ingested_at": now} for h in hours
+                if issued_at is not None and h["ts"] > issued_at]
     with session_scope(engine) as session:
-        return upsert(session, WeatherObservation, rows, key=("location", "ts"))
+        return (upsert(session, WeatherObservation, observed, key=("location", "ts"))
+                + upsert(session, WeatherForecast, forecast, key=("location", "issued_at", "ts")))
 
 
 # ---------------------------------------------------------------- gaps

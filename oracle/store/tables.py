@@ -59,12 +59,10 @@ class Reading(SQLModel, table=True):
     __table_args__ = (Index("ix_readings_ts", "ts"),)
 
 
-class WeatherObservation(SQLModel, table=True):
-    """Hourly weather at a location; ``issued_at`` is when a forecast was made (None: observed)."""
+class WeatherValues(SQLModel):
+    """The hourly weather variables (Open-Meteo names; each the mean over the hour ending at
+    ``ts``, temperature and wind at ``ts``); None where the service has no value."""
 
-    __tablename__ = "weather"
-    location: str = Field(primary_key=True, max_length=64)  # "lat,lon" rounded
-    ts: datetime = _ts(primary_key=True)
     temperature_2m: float | None = None
     relative_humidity_2m: float | None = None
     shortwave_radiation: float | None = None
@@ -72,8 +70,29 @@ class WeatherObservation(SQLModel, table=True):
     diffuse_radiation: float | None = None
     wind_speed_10m: float | None = None
     cloud_cover: float | None = None
-    issued_at: datetime | None = _ts(nullable=True)
+
+
+class WeatherObservation(WeatherValues, table=True):
+    """The weather an hour at a location had: one row per (location, ts), hours that had ended
+    when they were fetched (a later fetch of the same hour replaces the row)."""
+
+    __tablename__ = "weather"
+    location: str = Field(primary_key=True, max_length=64)  # "lat,lon" rounded
+    ts: datetime = _ts(primary_key=True)
     ingested_at: datetime = _ts(now=True)
+
+
+class WeatherForecast(WeatherValues, table=True):
+    """One hour of one weather forecast issue at a location. Every issue is kept, one row per
+    (location, issued_at, ts), so the issue the daemon forecast with is never overwritten by a
+    later issue or by the observation; ``ts`` is after ``issued_at``."""
+
+    __tablename__ = "weather_forecasts"
+    location: str = Field(primary_key=True, max_length=64)
+    issued_at: datetime = _ts(primary_key=True)
+    ts: datetime = _ts(primary_key=True)
+    ingested_at: datetime = _ts(now=True)
+    __table_args__ = (Index("ix_weather_forecasts_location_ts", "location", "ts"),)
 
 
 class MarketOrder(SQLModel, table=True):

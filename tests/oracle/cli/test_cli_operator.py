@@ -79,7 +79,7 @@ def test_db_downgrade_to_an_unknown_revision_lists_the_known_ones(
         audited: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "db", "downgrade", "garbage", "--db-url", audited)
     assert code == 2 and "garbage" in err
-    assert "known revisions: 0001, 0002, 0003, 0004" in err
+    assert "known revisions: 0001, 0002, 0003, 0004, 0005" in err
 
 
 def test_audit_list_on_a_missing_sqlite_file_fails_and_creates_nothing(

@@ -11,7 +11,7 @@ from oracle.cli import main
 from oracle.store.audit import AuditLog
 from oracle.store.engine import make_engine
 
-HEAD = "0004"  # the newest revision under migrations/versions/
+HEAD = "0005"  # the newest revision under migrations/versions/
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -140,6 +140,7 @@ def test_without_stored_weather_the_zone_solar_comes_from_its_history(world) -> 
     (done,) = jobs.catch_up(app.tick_parts())
     with app.engine.begin() as conn:
         conn.execute(text("DELETE FROM weather"))
+        conn.execute(text("DELETE FROM weather_forecasts"))
     out = jobs.forecast(app.tick_parts().forecast, done.interval_start + HOUR)
     assert "no stored weather forecast at" in out["solar_model"]
     with app.engine.connect() as conn:
@@ -148,6 +149,51 @@ def test_without_stored_weather_the_zone_solar_comes_from_its_history(world) -> 
             " (SELECT MAX(origin) FROM forecasts) AND entity_id = :z"),
             {"z": app.settings.pricing.zone}).all()}
     assert models == {app.settings.models.forecast_model}
+
+
+def test_the_fleet_trains_on_the_forecast_issue_not_the_later_observation(world, replay) -> None:  # type: ignore[no-untyped-def]
+    """History hours are fitted on the newest issue made by their start; only hours without an
+    issue fall back to the observation, noted per meter and audited. Here the observations
+    read 30 % of the irradiance the panels had: fitted on them, the fleet's forecast is
+    inflated; fitted on the issues (which match what the panels had), it is close to what the
+    panels make."""
+    from oracle.jobs.forecasting import solar_fleet
+    from oracle.store import solar as solar_repo
+    from oracle.store.engine import session_scope
+    from oracle.store.tables import WeatherForecast
+    from oracle.store.upsert import upsert
+
+    app, clock = world
+    start = clock.now_value
+    irradiance = ("shortwave_radiation", "direct_normal_irradiance", "diffuse_radiation")
+    with session_scope(app.engine) as session:
+        places = [r[0] for r in session.execute(text("SELECT DISTINCT location FROM weather"))]
+        observed = {p: solar_repo.weather_at(session, p, start - 30 * 24 * HOUR, start)
+                    for p in places}
+    with app.engine.begin() as conn:
+        conn.execute(text("UPDATE weather SET " + ", ".join(f"{c} = 0.3 * {c}" for c in irradiance)))
+    inflated, why_not = solar_fleet(app.tick_parts().forecast, start)
+    assert why_not is None and inflated is not None
+    note = next(iter(inflated.notes.values()))
+    assert "trained on 0 h of forecast issues" in note
+    (audited,) = AuditLog(app.engine).list(kind="forecast.solar_weather")
+    assert "observed_hours" in audited.payload
+    with session_scope(app.engine) as session:  # each past hour's issue, made an hour before it
+        for place, frame in observed.items():
+            rows = [{"location": place, "issued_at": ts - HOUR, "ts": ts, **values,
+                     "ingested_at": start} for ts, values in frame.to_dict("index").items()]
+            upsert(session, WeatherForecast, rows, key=("location", "issued_at", "ts"))
+    fleet, _ = solar_fleet(app.tick_parts().forecast, start)
+    assert fleet is not None
+    note = next(iter(fleet.notes.values()))
+    assert "h of forecast issues and 0 h of observed weather" in note
+    assert len(AuditLog(app.engine).list(kind="forecast.solar_weather")) == 1
+    first = replay.index_of(start)
+    truth = float(replay.production[:, first:first + 24].sum())
+    assert fleet.zone["mean"].sum() == pytest.approx(truth, rel=0.15)
+    # fitted on the dim observations the system looks 3x bigger (its learned AC limit, the
+    # plateau production sat on, caps how much of that reaches a sunny day's forecast)
+    assert inflated.zone["mean"].sum() > 1.3 * truth
 
 
 def test_a_degraded_input_is_logged_once_on_change_and_once_on_recovery(

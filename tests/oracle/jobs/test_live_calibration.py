@@ -87,7 +87,7 @@ def test_a_steady_bias_is_learned_and_the_95_coverage_returns_within_two_days(
     try:
         start = bias_from - timedelta(days=1)
         while start <= bias_from + timedelta(days=2):
-            out = forecast(app, start)
+            out = forecast(app.tick_parts().forecast, start)
             start += HOUR
         with session_scope(app.engine) as session:
             live = live_scores(session, zone=app.settings.pricing.zone, until=start - HOUR)
@@ -108,7 +108,7 @@ def test_a_steady_bias_is_learned_and_the_95_coverage_returns_within_two_days(
 def test_rerunning_a_tick_learns_nothing_twice(app: Application, replay: Any) -> None:
     start = replay.start + timedelta(days=21)
     for k in range(4):
-        out = forecast(app, start + k * HOUR)
+        out = forecast(app.tick_parts().forecast, start + k * HOUR)
     last = start + 3 * HOUR
     zone = app.settings.pricing.zone
     with session_scope(app.engine) as session:
@@ -121,7 +121,7 @@ def test_rerunning_a_tick_learns_nothing_twice(app: Application, replay: Any) ->
                                       col(ForecastRow.origin) == last)
             .order_by(col(ForecastRow.ts))).all()]
     assert out["calibration"]["updates"] == 3 and out["calibration"]["learned"] == 3
-    again = forecast(app, last)
+    again = forecast(app.tick_parts().forecast, last)
     assert again["calibration"]["learned"] == 0
     assert again["calibration"]["updates"] == 3
     with session_scope(app.engine) as session:
@@ -142,7 +142,7 @@ def test_rerunning_a_tick_learns_nothing_twice(app: Application, replay: Any) ->
 def test_metrics_show_the_live_coverage_and_bias(app: Application, replay: Any) -> None:
     start = replay.start + timedelta(days=21)
     for k in range(6):
-        out = forecast(app, start + k * HOUR)
+        out = forecast(app.tick_parts().forecast, start + k * HOUR)
     gauges = metric_samples(app)
     assert set(gauges["oracle_forecast_coverage"]) == {"80", "95"}
     assert gauges["oracle_forecast_coverage"]["95"] == pytest.approx(

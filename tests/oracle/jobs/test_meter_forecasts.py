@@ -65,7 +65,7 @@ def ticked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Applicati
                                                                         dict[str, Any]]]:
     """One forecast stage with 13 meters in groups of 5 (three groups, three global models)."""
     app, start = make_app(tmp_path_factory.mktemp("meters"), max_meters=1000, group_size=5)
-    out = forecast(app, start)
+    out = forecast(app.tick_parts().forecast, start)
     yield app, start, out
     app.close()
 
@@ -98,7 +98,7 @@ def test_every_meter_is_forecast_and_the_meters_add_up_to_the_zone(ticked) -> No
 def test_a_fleet_over_the_cap_gets_no_meter_forecasts_and_says_why(tmp_path: Path) -> None:
     app, start = make_app(tmp_path, max_meters=5, group_size=2000)
     try:
-        out = forecast(app, start)
+        out = forecast(app.tick_parts().forecast, start)
         assert out["demand_meters"] == 0
         assert "13 meters exceed models.demand_meters_max_meters (5)" in out["demand_meters_off"]
         rows = stored(app, "SELECT COUNT(*) AS n FROM forecasts WHERE target = 'demand'")

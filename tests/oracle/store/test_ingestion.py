@@ -11,7 +11,14 @@ from sqlalchemy.exc import IntegrityError
 
 from oracle.store import ingestion as repo
 from oracle.store.engine import session_scope
-from oracle.store.tables import MarketOrder, QuarantinedRow, Reading, ReadingGap, WeatherObservation
+from oracle.store.tables import (
+    MarketOrder,
+    QuarantinedRow,
+    Reading,
+    ReadingGap,
+    WeatherForecast,
+    WeatherObservation,
+)
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -103,15 +110,19 @@ def test_meters_orders_weather_upserts_are_idempotent(engine: Engine) -> None:
     for price in (0.2, 0.25):
         repo.upsert_meters(engine, [meter])
         repo.upsert_orders(engine, [{**order, "limit_price": price}], T0 + H)
-        repo.upsert_weather(engine, [hour, {**hour, "ts": T0 + H}], issued_at=T0 + H)
-    assert (count(engine, "meters"), count(engine, "market_orders"), count(engine, "weather")) \
-        == (1, 1, 2)
+        repo.upsert_weather(engine, [hour, {**hour, "ts": T0 + H}, {**hour, "ts": T0 + 2 * H}],
+                            issued_at=T0 + H)
+    assert (count(engine, "meters"), count(engine, "market_orders"), count(engine, "weather"),
+            count(engine, "weather_forecasts")) == (1, 1, 2, 1)
     with session_scope(engine) as s:
         assert s.execute(select(MarketOrder.limit_price)).one()[0] == 0.25
-        issued = dict(s.execute(select(WeatherObservation.ts, WeatherObservation.issued_at)).all())
+        # the hours that had ended by the issue are observed, the later one is the forecast
+        observed = sorted(ts.replace(tzinfo=UTC) for (ts,) in s.execute(
+            select(WeatherObservation.ts)).all())
+        ((ts, issued),) = s.execute(select(WeatherForecast.ts, WeatherForecast.issued_at)).all()
         assert s.execute(select(func.count()).select_from(Reading)).one()[0] == 0
-    observed, forecast = (issued[k] for k in sorted(issued))
-    assert observed is None and forecast is not None
+    assert observed == [T0, T0 + H]
+    assert (ts.replace(tzinfo=UTC), issued.replace(tzinfo=UTC)) == (T0 + 2 * H, T0 + H)
 
 
 def test_skipped_windows_count_attempts_and_clear_when_fetched(engine: Engine) -> None:
