@@ -11,6 +11,8 @@ Connection failures are translated here, and only here, into ``RpcUnavailable``.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -244,7 +246,7 @@ def connect(settings: ChainSettings) -> Web3:
             raise ConfigError("setting 'chain.send_only_urls' needs at least one of "
                               "'chain.rpc_urls' to read from", key="chain.send_only_urls",
                               value=settings.send_only_urls)
-        return Web3(EthereumTesterProvider())
+        return Web3(EmbeddedChainProvider())
     pool = RpcPool(settings.rpc_urls, send_only_urls=settings.send_only_urls,
                    timeout_s=settings.tx_timeout_s,
                    max_head_lag_blocks=settings.max_head_lag_blocks,
@@ -259,6 +261,38 @@ def connect(settings: ChainSettings) -> Web3:
     w3 = Web3(pool)
     _ = w3.eth.chain_id  # the first endpoint to answer sets it when it is not configured
     return w3
+
+
+class EmbeddedChainProvider(EthereumTesterProvider):
+    """The in-process py-evm chain, its block clock kept with the wall clock.
+
+    eth-tester stamps the next block with the time the previous one was mined, so after a quiet
+    spell (a tick every few minutes) a report lands in a block whose timestamp is minutes old, and
+    a contract that bounds a report's time by ``block.timestamp`` refuses it ("observation in the
+    future", "detection in the future"). A real chain mines every few seconds. So before every
+    call that runs or sends a transaction, the pending block is moved to ``clock()`` when it has
+    fallen behind; it is never moved back (a test's own time travel ahead stays).
+    """
+
+    CLOCKED = frozenset({"eth_sendRawTransaction", "eth_sendTransaction", "eth_call",
+                         "eth_estimateGas"})
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        if method in self.CLOCKED:
+            self.keep_time()
+        return super().make_request(method, params)
+
+    def keep_time(self) -> None:
+        """Move the pending block's timestamp up to the clock, if it is behind."""
+        tester = self.ethereum_tester
+        assert tester is not None  # set by EthereumTesterProvider's constructor
+        now = int(self.clock())
+        if now > int(tester.get_block_by_number("pending")["timestamp"]):
+            tester.time_travel(now)
 
 
 def is_dev_chain(w3: Web3) -> bool:
