@@ -32,6 +32,7 @@ from models.anomaly.points import (
     MeterProfile,
     fallback_profile,
     meter_features,
+    meters_features,
     population,
     profile_meter,
 )
@@ -59,18 +60,31 @@ class MeterHistory:
 
 def _features(df: pd.DataFrame, profiles: Mapping[str, MeterProfile], step: pd.Timedelta,
               pop: MeterProfile | None) -> pd.DataFrame:
+    meters = [str(m) for m in pd.unique(df["meter_id"])]
+    own = {m: profiles[m] for m in meters if m in profiles}
+    if len(own) < len(meters):
+        assert pop is not None, "a meter without a profile needs the population"
+        missing = df[~df["meter_id"].astype(str).isin(own)]
+        own.update({str(m): fallback_profile(rows, pop, step)
+                    for m, rows in missing.groupby("meter_id", sort=False)})
+    feats = meters_features(df, [own[m] for m in meters], step)  # every meter at once
+    if feats is None:
+        feats = _features_meter_by_meter(df, own, step)
+    feats["meter_id"] = df["meter_id"]
+    return feats
+
+
+def _features_meter_by_meter(df: pd.DataFrame, profiles: Mapping[str, MeterProfile],
+                             step: pd.Timedelta) -> pd.DataFrame:
+    """What :func:`meters_features` gives, when a meter's rows are not together or the
+    profiles' slot counts differ."""
     parts = []
     for meter, rows in df.groupby("meter_id", sort=False):
-        prof = profiles.get(str(meter))
-        if prof is None:
-            assert pop is not None, "a meter without a profile needs the population"
-            prof = fallback_profile(rows, pop, step)
+        prof = profiles[str(meter)]
         f = meter_features(rows, prof, step)
         f["zero_share"], f["max_flat_run"] = prof.zero_share, prof.max_flat_run
         parts.append(f)
-    feats = pd.concat(parts).reindex(df.index)
-    feats["meter_id"] = df["meter_id"]
-    return feats
+    return pd.concat(parts).reindex(df.index)
 
 
 class AnomalyDetector(BaseEstimator):
