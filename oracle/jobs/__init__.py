@@ -21,7 +21,9 @@ on, its stages marked ``degraded`` in the outcome, the audit log and ``/readyz``
 One module per stage: ``ingestion`` (ingest), ``forecasting`` (forecast), ``pricing`` (price),
 ``detection`` (detect), ``dispatch`` (optimize), ``submission`` (submit), ``publishing`` (push),
 ``upkeep`` (retrain, monitor, off the tick path); ``tick`` runs them in order; ``shared`` holds
-what they share. Model errors are translated by :mod:`oracle.model_errors`.
+what they share. The forecast stage's parts: ``calibration`` (the zone demand forecast calibrated
+live) and ``meter_forecasts`` (per-meter demand through the executor, like ``detection_groups``).
+Model errors are translated by :mod:`oracle.model_errors`.
 
 Each stage takes only its own parts (a frozen ``...Parts`` dataclass in its module: the store,
 the clients, the settings sections and the metrics it uses), never the whole application;
