@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from oracle.errors import SourceDataInvalid
 from oracle.lifecycle.evaluation import interval_scores
+from oracle.store import results
 from oracle.store.calibration import load_calibration, save_calibration
 from oracle.store.readings import totals_frame
-from oracle.store.tables import ForecastRow
 
 if TYPE_CHECKING:
     from models.forecasting.calibration import OnlineCalibrator
@@ -158,7 +158,7 @@ class LiveCalibration:
 
 
 def check_raw(raw: pd.DataFrame) -> None:
-    """A forecast the calibrators can adjust: every column of ``COLUMNS``, finite."""
+    """A forecast the calibrators can adjust: it has every column of ``COLUMNS``."""
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         raise SourceDataInvalid(f"forecast has no {missing[0]!r} column: cannot calibrate its "
@@ -196,10 +196,8 @@ def live_scores(session: Session, *, zone: str, until: datetime, window: timedel
     """Coverage (%) of the 80 and 95 % intervals and bias (mean actual minus forecast, kWh) of
     the stored one-step forecasts of ``zone`` whose hour in [until - window, until) has been
     observed; ``steps`` is how many there were (figures are None without any)."""
-    rows = session.exec(select(ForecastRow).where(
-        col(ForecastRow.target) == target, col(ForecastRow.entity_id) == zone,
-        col(ForecastRow.origin) == col(ForecastRow.ts), col(ForecastRow.ts) < until,
-        col(ForecastRow.ts) >= until - window)).all()
+    rows = results.first_step_forecasts(session, target=target, entity_id=zone,
+                                        since=until - window, until=until)
     actual = observed_demand(session, until - window, until)
     frame = pd.DataFrame([{c: getattr(r, c) for c in COLUMNS} for r in rows],
                          index=pd.DatetimeIndex([_utc(r.ts) for r in rows]),

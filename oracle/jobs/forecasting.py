@@ -24,7 +24,6 @@ from oracle.store import solar as solar_repo
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
 from oracle.store.readings import totals_frame
-from oracle.store.tables import ForecastRow
 from oracle.telemetry import Metrics
 
 if TYPE_CHECKING:
@@ -198,7 +197,8 @@ def one_step_errors(engine: Engine, zone: str, start: datetime, window: timedelt
                     ) -> pd.DataFrame:
     """The one-step zone-demand forecasts whose hour has been observed: forecast, actual."""
     with session_scope(engine) as session:
-        rows = session.exec(_first_steps(zone, start, window)).all()
+        rows = results.first_step_forecasts(session, target="demand", entity_id=zone,
+                                            since=start - window, until=start)
         frame = totals_frame(session, start - window, start)
     if not rows or frame.empty:
         return pd.DataFrame(columns=["forecast", "actual"])
@@ -217,13 +217,3 @@ def forecast_error(engine: Engine, zone: str, start: datetime) -> float | None:
     if pairs.empty:
         return None
     return 100 * float(((pairs["forecast"] - pairs["actual"]).abs() / pairs["actual"]).mean())
-
-
-def _first_steps(zone: str, start: datetime, window: timedelta) -> Any:
-    from sqlmodel import col, select
-
-    return select(ForecastRow).where(col(ForecastRow.target) == "demand",
-                                     col(ForecastRow.entity_id) == zone,
-                                     col(ForecastRow.origin) == col(ForecastRow.ts),
-                                     col(ForecastRow.ts) < start,
-                                     col(ForecastRow.ts) >= start - window)

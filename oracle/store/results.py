@@ -37,6 +37,15 @@ def save_forecast(session: Session, *, target: str, entity_id: str, origin: date
     return upsert(session, ForecastRow, rows, key=("target", "entity_id", "origin", "ts"))
 
 
+def first_step_forecasts(session: Session, *, target: str, entity_id: str, since: datetime,
+                         until: datetime) -> list[ForecastRow]:
+    """The one-step forecasts (origin == ts) of ``entity_id`` whose hour is in [since, until)."""
+    return list(session.exec(select(ForecastRow).where(
+        col(ForecastRow.target) == target, col(ForecastRow.entity_id) == entity_id,
+        col(ForecastRow.origin) == col(ForecastRow.ts), col(ForecastRow.ts) < until,
+        col(ForecastRow.ts) >= since)).all())
+
+
 def forecast_frame(session: Session, *, target: str, entity_id: str,
                    origin: datetime) -> pd.DataFrame:
     rows = session.exec(select(ForecastRow).where(
