@@ -14,7 +14,8 @@ from oracle.config import ModelSettings
 from oracle.errors import SourceDataInvalid
 from oracle.executor import Executor
 from oracle.jobs import calibration
-from oracle.jobs.meter_forecasts import save_meter_forecasts
+from oracle.jobs.meter_forecasts import MODEL as METERS_MODEL
+from oracle.jobs.meter_forecasts import due, fit_meters, save_meter_forecasts
 from oracle.jobs.shared import FORECAST_HOURS, HISTORY, hourly
 from oracle.model_errors import model_errors
 from oracle.readiness import Readiness
@@ -59,16 +60,30 @@ def forecaster_for(settings: ModelSettings) -> Forecaster:
 
 @model_errors("forecast", unexpected=True)
 def forecast(parts: ForecastParts, start: datetime) -> dict[str, Any]:
-    """Zone demand and solar production for the next 24 h, with intervals."""
+    """Zone demand and solar production for the next 24 h, with intervals, and (every
+    ``models.demand_meters_every_h``) each meter's demand. Every model is fitted before the
+    write transaction opens; it only calibrates, reconciles and stores."""
     with session_scope(parts.engine) as session:
         frame = totals_frame(session, start - HISTORY, start)
+        newest_meters = results.newest_origin(session, target="demand", model=METERS_MODEL)
     if frame.empty:
         raise SourceDataInvalid(f"forecast: no readings before {start:%Y-%m-%d %H:%M}",
                                 field="readings", value=0)
     out: dict[str, Any] = {}
     fleet, why_not = solar_fleet(parts, start)
+    raw: dict[str, pd.DataFrame] = {}
+    for target, column in (("demand", "consumption_kwh"), ("solar", "production_kwh")):
+        if target == "solar" and fleet is not None:
+            continue
+        y = hourly(frame, column, start - HISTORY, start).dropna()
+        y.index.freq = "h"  # type: ignore[misc]
+        raw[target] = forecaster_for(parts.models).fit(y).predict(FORECAST_HOURS)
+    held = due(newest_meters, start, parts.models.demand_meters_every_h)
+    fits = None if held is not None else fit_meters(
+        parts.engine, parts.executor, start - HISTORY, start, horizon=FORECAST_HOURS,
+        group_size=parts.group_size, max_meters=parts.models.demand_meters_max_meters)
     with session_scope(parts.engine) as session:
-        for target, column in (("demand", "consumption_kwh"), ("solar", "production_kwh")):
+        for target in ("demand", "solar"):
             model = parts.models.forecast_model
             if target == "solar" and fleet is not None:
                 prediction, model = fleet.zone, SOLAR_FLEET_MODEL
@@ -78,9 +93,7 @@ def forecast(parts: ForecastParts, start: datetime) -> dict[str, Any]:
                 out["solar_meters"] = len(fleet.meters)
                 out["solar_meters_learned"] = sum(fleet.learned.values())
             else:
-                y = hourly(frame, column, start - HISTORY, start).dropna()
-                y.index.freq = "h"  # type: ignore[misc]
-                prediction = forecaster_for(parts.models).fit(y).predict(FORECAST_HOURS)
+                prediction = raw[target]
             if target == "solar":
                 prediction = prediction.clip(lower=0.0)
             else:  # live calibration: learn from what arrived, adjust, state saved alongside
@@ -89,14 +102,13 @@ def forecast(parts: ForecastParts, start: datetime) -> dict[str, Any]:
             results.save_forecast(session, target=target, entity_id=parts.zone,
                                   origin=start, frame=prediction, model=model)
             if target == "demand":  # each meter's, scaled to add up to the zone's
-                out.update(save_meter_forecasts(
-                    session, parts.engine, parts.executor, origin=start, since=start - HISTORY,
-                    zone=prediction, group_size=parts.group_size,
-                    max_meters=parts.models.demand_meters_max_meters))
+                out.update({"demand_meters": 0, "demand_meters_held": held} if fits is None
+                           else save_meter_forecasts(session, fits, origin=start,
+                                                     zone=prediction))
             out[f"{target}_next_kwh"] = float(prediction["mean"].iloc[0])
         weather = parts.readiness.degraded.get("weather")
         if fleet is None and why_not is not None:
-            out["solar_model"] = f"{model}: {why_not}"
+            out["solar_model"] = f"{parts.models.forecast_model}: {why_not}"
         if weather is not None:
             out["degraded"] = (f"{weather}; solar forecast without weather input"
                                if fleet is None else  # made from production history alone

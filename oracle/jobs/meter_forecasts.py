@@ -11,15 +11,20 @@ the one the market runs on (price, dispatch) and the one calibrated live against
 (:mod:`oracle.jobs.calibration`); a household's forecast takes the zone's bias correction in
 proportion to its share, and turning per-meter forecasts on or off never changes the zone's.
 
-``models.demand_meters_max_meters`` caps the fleet: each meter costs about 0.075 s of fit per
-tick (``benchmarks/forecast_meters.py``: ~76 s per 1,000 meters, one thread), so above the cap
-no per-meter forecasts are made and the reason is audited.
+A fit costs about 12 s per group (three global fits: two backtest origins and the forecast)
+plus about 0.075 s per meter (``benchmarks/forecast_meters.py``: ~76 s per 1,000 meters, one
+thread), so it is not redone every tick: ``models.demand_meters_every_h`` (6 h) spaces the fits in
+market time (:func:`due`), and the stored forecasts, 24 h long, hold in between, each adding up
+to the zone forecast of its own origin. The fits run before the forecast stage opens its write
+transaction (:func:`fit_meters`); only the reconciliation and the rows are written in it.
+``models.demand_meters_max_meters`` caps the fleet; above the cap no per-meter forecasts are
+made and the reason is audited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -70,35 +75,50 @@ def forecast_group(task: MeterTask) -> tuple[pd.DataFrame | None, str | None]:
         return None, f"{task.group!r}: {err}"
 
 
-def meter_forecasts(engine: Engine, executor: Executor, zone: pd.DataFrame, since: datetime,
-                    until: datetime, *, group_size: int,
-                    max_meters: int) -> tuple[pd.DataFrame | None, str | None]:
-    """Every meter's demand forecast for the zone forecast's hours, from the readings in
-    [since, until), reconciled top-down to ``zone`` (index ts, mean, lo_/hi_ columns); or None
-    and the reason (the cap, no meters, a group the model refused, meters summing to zero)."""
-    from models.errors import ModelError
-    from models.forecasting.meters import reconcile_to_zone
+@dataclass(frozen=True)
+class MeterFits:
+    """The groups' unreconciled per-meter forecasts (meter_id, ts, mean, lo_/hi_), or None and
+    why there are none (for the audit entry)."""
 
+    meters: pd.DataFrame | None
+    why_not: str | None = None
+
+
+def due(newest: datetime | None, origin: datetime, every_h: int) -> str | None:
+    """None when per-meter forecasts are to be made at ``origin``, else why the stored ones hold:
+    made at most every ``every_h`` hours of market time, and again at the same origin (a
+    re-run tick remakes them, so they add up to the zone forecast it stores)."""
+    if newest is None or newest == origin or origin - newest >= timedelta(hours=every_h):
+        return None
+    if newest > origin:
+        return f"per-meter demand forecasts from a later origin ({newest:%Y-%m-%d %H:%M}) are stored"
+    return (f"the per-meter demand forecasts of {newest:%Y-%m-%d %H:%M} hold "
+            f"(models.demand_meters_every_h = {every_h})")
+
+
+def fit_meters(engine: Engine, executor: Executor, since: datetime, until: datetime, *,
+               horizon: int, group_size: int, max_meters: int) -> MeterFits:
+    """Every meter's demand forecast for ``horizon`` hours from ``until``, from the readings in
+    [since, until), one global model per group of meters through ``executor``; or why not (the
+    cap, no meters, a group the model refused). Runs outside any write transaction."""
     if max_meters == 0:
-        return None, "models.demand_meters_max_meters is 0: per-meter demand forecasts are off"
+        return MeterFits(None, "models.demand_meters_max_meters is 0: per-meter demand "
+                               "forecasts are off")
     groups = groups_of(engine, since, until, group_size)
     count = sum(len(g.meters) for g in groups)
     if count == 0:
-        return None, "no meter has readings"
+        return MeterFits(None, "no meter has readings")
     if count > max_meters:
-        return None, (f"{count} meters exceed models.demand_meters_max_meters ({max_meters}): "
-                      "per-meter demand forecasts are off")
+        return MeterFits(None, f"{count} meters exceed models.demand_meters_max_meters "
+                               f"({max_meters}): per-meter demand forecasts are off")
     window = Window(store_name(engine), since, until)
-    done = executor.map_groups(forecast_group, [MeterTask(window, g, len(zone)) for g in groups])
+    done = executor.map_groups(forecast_group, [MeterTask(window, g, horizon) for g in groups])
     refused = [why for _, why in done if why is not None]
     if refused:
-        return None, refused[0]
+        return MeterFits(None, refused[0])
     meters = pd.concat([part for part, _ in done if part is not None], ignore_index=True)
     meters["ts"] = pd.DatetimeIndex(meters["ts"]).tz_convert(UTC)
-    try:
-        return reconcile_to_zone(meters, zone), None
-    except ModelError as err:
-        return None, str(err)
+    return MeterFits(meters)
 
 
 def by_meter(meters: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -107,15 +127,21 @@ def by_meter(meters: pd.DataFrame) -> dict[str, pd.DataFrame]:
             for meter_id, part in meters.groupby("meter_id", sort=True)}
 
 
-def save_meter_forecasts(session: Session, engine: Engine, executor: Executor, *,
-                         origin: datetime, since: datetime, zone: pd.DataFrame, group_size: int,
-                         max_meters: int) -> dict[str, Any]:
-    """Make and store (``target="demand"``, ``entity_id=<meter_id>``) every meter's forecast,
-    in the caller's session with the zone's; returns what the audit entry keeps."""
-    meters, why_not = meter_forecasts(engine, executor, zone, since, origin,
-                                      group_size=group_size, max_meters=max_meters)
-    if meters is None:
-        return {"demand_meters": 0, "demand_meters_off": why_not}
+def save_meter_forecasts(session: Session, fits: MeterFits, *, origin: datetime,
+                         zone: pd.DataFrame) -> dict[str, Any]:
+    """Reconcile ``fits`` top-down to ``zone`` (index ts, mean, lo_/hi_ columns: the calibrated
+    zone forecast of the same origin) and store them (``target="demand"``,
+    ``entity_id=<meter_id>``) in the caller's session with the zone's; returns what the audit
+    entry keeps."""
+    from models.errors import ModelError
+    from models.forecasting.meters import reconcile_to_zone
+
+    if fits.meters is None:
+        return {"demand_meters": 0, "demand_meters_off": fits.why_not}
+    try:
+        meters = reconcile_to_zone(fits.meters, zone)
+    except ModelError as err:
+        return {"demand_meters": 0, "demand_meters_off": str(err)}
     frames = by_meter(meters)
     for meter_id, frame in frames.items():
         results.save_forecast(session, target="demand", entity_id=meter_id, origin=origin,

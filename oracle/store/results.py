@@ -46,6 +46,15 @@ def first_step_forecasts(session: Session, *, target: str, entity_id: str, since
         col(ForecastRow.ts) >= since)).all())
 
 
+def newest_origin(session: Session, *, target: str, model: str) -> datetime | None:
+    """The newest origin of any stored ``target`` forecast made by ``model`` (UTC), or None."""
+    newest = session.exec(select(func.max(ForecastRow.origin)).where(
+        col(ForecastRow.target) == target, col(ForecastRow.model) == model)).first()
+    if newest is None:
+        return None
+    return newest if newest.tzinfo is not None else newest.replace(tzinfo=UTC)
+
+
 def forecast_frame(session: Session, *, target: str, entity_id: str,
                    origin: datetime) -> pd.DataFrame:
     rows = session.exec(select(ForecastRow).where(

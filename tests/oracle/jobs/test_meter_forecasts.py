@@ -5,7 +5,7 @@ served by ``GET /forecast/demand`` (FastAPI TestClient over the same store)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from oracle.api.stored import stored_router
 from oracle.app import Application, build
 from oracle.cli.demo import SimClock, demo_settings
 from oracle.jobs.forecasting import forecast
-from oracle.jobs.meter_forecasts import MODEL
+from oracle.jobs.meter_forecasts import MODEL, due
 from oracle.store import migrate
 from oracle.store.engine import make_engine, session_scope
 from oracle.store.ingestion import upsert_meters
@@ -157,3 +157,39 @@ def test_unknown_or_unforecast_ids_are_404s_naming_them(ticked) -> None:  # type
         ok = client.get("/forecast/demand", params={"meter_id": "m00000"},
                         headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
+
+
+def test_due_spaces_the_fits_in_market_time_and_remakes_a_rerun_origin() -> None:
+    t = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    assert due(None, t, 6) is None  # nothing stored yet
+    assert due(t, t, 6) is None  # a re-run tick remakes its own origin's
+    assert due(t - 6 * HOUR, t, 6) is None and due(t - 7 * HOUR, t, 6) is None
+    held = due(t - 5 * HOUR, t, 6)
+    assert held is not None and "2026-01-05 07:00" in held and "demand_meters_every_h = 6" in held
+    later = due(t + HOUR, t, 6)
+    assert later is not None and "later origin (2026-01-05 13:00)" in later
+
+
+# last in the module: it adds origins to the shared store the tests above read
+def test_between_fits_the_stored_meter_forecasts_hold_and_each_origin_adds_up(ticked) -> None:  # type: ignore[no-untyped-def]
+    app, start, _ = ticked
+    parts = app.tick_parts().forecast
+    every = parts.models.demand_meters_every_h
+    held = forecast(parts, start + HOUR)
+    assert held["demand_meters"] == 0 and "demand_meters_off" not in held
+    assert f"demand_meters_every_h = {every}" in held["demand_meters_held"]
+    made = forecast(parts, start + every * HOUR)
+    assert made["demand_meters"] == 13
+    zone = app.settings.pricing.zone
+    rows = stored(app, "SELECT entity_id, origin, ts, mean FROM forecasts WHERE target = 'demand'")
+    rows["origin"] = pd.to_datetime(rows["origin"], utc=True)
+    meters = rows[rows["entity_id"] != zone]
+    assert sorted(meters["origin"].unique()) == [pd.Timestamp(start),
+                                                 pd.Timestamp(start + every * HOUR)]
+    for origin, part in meters.groupby("origin"):  # each origin's meters add up to its zone
+        own = rows[(rows["entity_id"] == zone) & (rows["origin"] == origin)].set_index("ts")
+        total = part.groupby("ts")["mean"].sum().reindex(own.index)
+        np.testing.assert_allclose(total.to_numpy(), own["mean"].to_numpy(), rtol=1e-9)
+    with client_for(app) as client:  # the newest meter forecasts are served
+        body = client.get("/forecast/demand", params={"meter_id": "m00000"}).json()
+        assert pd.Timestamp(body["origin"]) == pd.Timestamp(start + every * HOUR)
