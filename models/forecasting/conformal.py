@@ -10,6 +10,11 @@ not the number of errors: with 14 day-ahead origins the 95 % width uses the 96.9
 (On Taylor's demand over the 28 days before the benchmark's first test origin this moved the
 stacked forecast's coverage from 79.0 / 94.0 % to 80.4 / 95.0 % at the 80 / 95 % levels.)
 Steps beyond the calibrated horizon widen with the square root of the lead time.
+
+``half_life`` weights recent origins more (a weighted conformal quantile in which the unseen next
+day counts as the newest origin); ``local_scale`` is the recent day-on-day change of the series,
+by which ``Forecaster`` divides each origin's errors before calibrating (normalised conformal
+scores), so that the widths follow how much demand moves now.
 """
 
 from __future__ import annotations

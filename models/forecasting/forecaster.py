@@ -3,7 +3,9 @@
 ``fit`` backtests on the recent history (rolling origins one day apart, refitting at each), uses
 the backtest forecasts to weight the candidates (``model="auto"``: a stack, non-negative weights
 summing to one, which may keep a single model) or an ensemble, and calibrates the interval
-half-widths per horizon step; then it fits the chosen model(s) on all of ``y``.
+half-widths per horizon step on those errors, each origin's divided by how much demand moved in
+the week before it and the widths scaled to the last week's movement (``calibrated_widths``);
+then it fits the chosen model(s) on all of ``y``.
 
 ``auto`` can never be worse than the simple baselines on its own inner backtest: seasonal naive
 over a day and over a week are always candidates and always offered to the stack, and when the
