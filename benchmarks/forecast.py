@@ -235,6 +235,7 @@ def peers(series: Series) -> dict[str, Runner]:
 VARIANTS: dict[str, dict[str, Any]] = {
     "auto": {},
     "auto, baselines skip the screen": {"screen_baselines": False},
+    "auto, stack weights fitted forward": {"held_out": "forward"},
 }
 
 
