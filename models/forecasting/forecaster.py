@@ -241,7 +241,7 @@ class Forecaster(BaseEstimator):
 # Chosen on days outside every benchmark test window: Victoria 2014's day-ahead errors at each
 # midnight (weekly naive: 265 days; mstl_ar: 51 days, February to May), each day covered by the
 # widths calibrated on the 14 or 28 days before it. Scaling by the local scale kept the mean 95 %
-# coverage (0.941 / 0.955) with narrower or equal widths and fewer badly covered days; a recency
+# coverage (naive 0.940 -> 0.941, mstl_ar 0.963 -> 0.955) at equal or narrower widths; a recency
 # half-life of 7 or 14 days and 28 calibration days did no better.
 CALIBRATION_HALF_LIFE: float | None = None
 NORMALISE_WIDTHS = True
