@@ -4,7 +4,9 @@
 weights summing to one to the members' backtest forecasts (least squares), so that members
 whose errors offset each other's are combined even when one of them is weak alone.
 ``held_out_errors`` gives the backtest errors of such fitted weights with each window left out
-of the fit, an honest basis for comparing options and calibrating intervals.
+of the fit, an honest basis for comparing options and calibrating intervals; ``forward_errors``
+those of weights fitted on the earlier windows only, as the live forecast's weights are (left-out
+windows between fitted ones share their days' regime, which flatters the stack).
 """
 
 from __future__ import annotations
@@ -105,6 +107,22 @@ def held_out_errors(forecasts: Mapping[str, np.ndarray], actuals: np.ndarray,
     for k in range(n):
         keep = np.arange(n) != k
         weights = weigh({m: f[keep] for m, f in forecasts.items()}, actuals[keep])
+        rows.append(actuals[k] - combine({m: f[k] for m, f in forecasts.items()}, weights))
+    return np.array(rows)
+
+
+def forward_errors(forecasts: Mapping[str, np.ndarray], actuals: np.ndarray,
+                   weigh: Weigher = stacked_weights, warmup: int = 4) -> np.ndarray:
+    """Errors (origins - warmup, horizon) of weights fitted by ``weigh`` on the windows before
+    each origin from the ``warmup``-th on (at least one window is fitted, one scored)."""
+    actuals = np.asarray(actuals, dtype="float64")
+    n = len(actuals)
+    if n < 2:
+        return held_out_errors(forecasts, actuals, weigh)
+    first = min(max(1, warmup), n - 1)
+    rows = []
+    for k in range(first, n):
+        weights = weigh({m: f[:k] for m, f in forecasts.items()}, actuals[:k])
         rows.append(actuals[k] - combine({m: f[k] for m, f in forecasts.items()}, weights))
     return np.array(rows)
 

@@ -11,6 +11,7 @@ from models.forecasting.catalog import make_model
 from models.forecasting.ensemble import (
     WeightedEnsemble,
     combine,
+    forward_errors,
     held_out_errors,
     inverse_error_weights,
     stacked_weights,
@@ -58,6 +59,22 @@ def test_held_out_errors_refit_without_each_origin() -> None:
     forecasts["a"][0] += 10.0
     np.testing.assert_allclose(held_out_errors(forecasts, actuals)[0], -5.0, atol=1e-3)
     single = held_out_errors({"a": actuals[:1] + 1.0}, actuals[:1])
+    np.testing.assert_allclose(single, -1.0)
+
+
+def test_forward_errors_fit_weights_on_the_earlier_windows_only() -> None:
+    actuals = np.arange(18.0).reshape(6, 3)
+    # "a" is right for the first three windows, "b" for the last three: a regime change
+    forecasts = {"a": actuals + np.r_[0, 0, 0, 4, 4, 4][:, None],
+                 "b": actuals + np.r_[4, 4, 4, 0, 0, 0][:, None]}
+    errors = forward_errors(forecasts, actuals, warmup=2)
+    assert errors.shape == (4, 3)
+    # window 2 is scored with the weights of windows 0-1 ("a", right); window 3 with those of
+    # windows 0-2, which trust "a" and miss the change by 4: no later window is fitted
+    np.testing.assert_allclose(errors[0], 0.0, atol=1e-3)
+    np.testing.assert_allclose(errors[1], -4.0, atol=1e-3)
+    assert forward_errors(forecasts, actuals, warmup=10).shape == (1, 3)
+    single = forward_errors({"a": actuals[:1] + 1.0}, actuals[:1])
     np.testing.assert_allclose(single, -1.0)
 
 

@@ -77,11 +77,12 @@ def seasonal_random_walk(period: int, days: int = 21, seed: int = 7) -> pd.Serie
     return pd.Series(out, index=pd.date_range("2024-01-01", periods=n, freq="1h", name="ts"))
 
 
+@pytest.mark.parametrize("held_out", ["leave_one_out", "forward"])
 @pytest.mark.parametrize(("period", "baseline"), [(24, "naive_day"), (168, "naive_week")])
 def test_auto_chooses_the_naive_forecast_where_it_is_best_by_construction(
-        period: int, baseline: str) -> None:
+        period: int, baseline: str, held_out: str) -> None:
     y = seasonal_random_walk(period)
-    fc = Forecaster(model="auto", n_windows=4).fit(y)
+    fc = Forecaster(model="auto", n_windows=6, held_out=held_out).fit(y)
     assert fc.selected_ == baseline
     assert fc.weights_ == {baseline: 1.0}
     assert fc.choice_["chosen"] == baseline
@@ -143,6 +144,7 @@ def test_unfitted_raises() -> None:
     ({"level": (95, 120)}, "percentage"),
     ({"n_windows": 0}, "n_windows"),
     ({"model": "auto", "candidates": ["nope"]}, "unknown candidate"),
+    ({"held_out": "k_fold"}, "held_out"),
 ])
 def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(InvalidInput, match=match):
