@@ -144,10 +144,11 @@ def prepare(stack: Stack) -> None:
 
 @contextmanager
 def deployed_stack(db_url: str, rpc_url: str, workdir: Path, *, api_port: int,
-                   backend_port: int) -> Iterator[tuple[Stack, Backend]]:
-    """The reference backend at 600x with three weeks of history and 8 meters, a migrated store,
-    a key and the contracts deployed; the chain mines a block every second."""
-    with reference_backend(backend_port, workdir, speed=600, history_hours=504,
+                   backend_port: int, speed: float = 600) -> Iterator[tuple[Stack, Backend]]:
+    """The reference backend at ``speed`` (600x: a market hour every 6 s) with three weeks of
+    history and 8 meters, a migrated store, a key and the contracts deployed; the chain mines a
+    block every second."""
+    with reference_backend(backend_port, workdir, speed=speed, history_hours=504,
                            meters=8) as backend:
         stack = Stack(stack_env(db_url=db_url, rpc_url=rpc_url, backend_url=backend.url,
                                 workdir=workdir, api_port=api_port), workdir, api_port)
