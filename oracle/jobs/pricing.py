@@ -83,8 +83,14 @@ def price(parts: PriceParts, start: datetime) -> dict[str, Any]:
         decision = should_publish(clearing.price, start, last.price if last else None,
                                   last.interval_start.replace(tzinfo=UTC) if last else None,
                                   deviation_percent=p.deviation_percent, heartbeat_s=p.heartbeat_s)
-        components = (price_components(clearing.price, floor=p.floor, cap=p.cap).as_dict()
-                      if clearing.price is not None else None)
+    publish = decision.publish and clearing.price is not None
+    # everything that reads the backend (the tariffs behind the curve) comes before the round is
+    # stored: a round stored as published always goes on to queue its report, and a backend
+    # outage here retries the whole interval with nothing written
+    curve = forward_curve(parts.engine, p, parts.tariffs, start) if publish else []
+    components = (price_components(clearing.price, floor=p.floor, cap=p.cap).as_dict()
+                  if clearing.price is not None else None)
+    with session_scope(parts.engine) as session:
         results.save_price_round(
             session, zone=p.zone, interval_start=start, rule=p.rule, price=clearing.price,
             volume_kwh=clearing.volume, buyer_surplus=clearing.buyer_surplus,
@@ -96,8 +102,8 @@ def price(parts: PriceParts, start: datetime) -> dict[str, Any]:
                                               "volume_kwh": clearing.volume,
                                               "decision": decision.reason}, ref=rid)
     queued: bool | str = False
-    if decision.publish and clearing.price is not None:
-        curve = forward_curve(parts.engine, p, parts.tariffs, start)
+    if publish:
+        assert clearing.price is not None
         if parts.committee is not None:
             queued = _committee_round(parts, rid, start, clearing.price, curve)
         else:

@@ -98,9 +98,12 @@ def test_shell_completion_completes_commands_and_subcommands() -> None:
     sub = subprocess.run(CLI, env={**env, "COMP_WORDS": "oracle audit v", "COMP_CWORD": "2"},
                          capture_output=True, text=True, timeout=60, check=False)
     assert sub.stdout.split() == ["verify"]
+    # typer guesses the shell from the parent processes unless told not to, and under a
+    # detached runner (CI, nohup) there is none to find: name the shell, as a user may
     script = subprocess.run([*CLI, "--show-completion", "bash"], capture_output=True,
-                            text=True, timeout=60, check=False, env={**os.environ,
-                                                                     "PYTHONPATH": str(ROOT)})
+                            text=True, timeout=60, check=False,
+                            env={**os.environ, "PYTHONPATH": str(ROOT),
+                                 "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
     assert script.returncode == 0 and "_ORACLE_COMPLETE" in script.stdout
 
 

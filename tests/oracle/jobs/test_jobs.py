@@ -252,6 +252,33 @@ def test_backend_down_for_several_ticks_is_caught_up_in_order(world) -> None:  #
     assert all(o.stages["ingest"] == "ok" for o in done)
 
 
+UNQUEUED = ("SELECT COUNT(*) FROM price_rounds p WHERE p.published AND NOT EXISTS "
+            "(SELECT 1 FROM reports r WHERE r.report_id = p.report_id)")
+
+
+def test_a_backend_outage_in_the_price_stage_stores_no_round_published_but_unqueued(
+        world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The forward curve needs the tariffs (a backend read): when that read fails the interval
+    is retried with nothing stored, never left as a round marked published with no report."""
+    from oracle.errors import SourceUnavailable
+
+    app, clock = world
+    _advance(clock, 10)  # a first round: published by rule
+
+    def down() -> dict[str, float]:
+        raise SourceUnavailable("backend grid at http://127.0.0.1:9: connection refused")
+
+    monkeypatch.setattr(app.tariffs, "current", down)
+    with pytest.raises(SourceUnavailable, match="backend grid"):
+        jobs.catch_up(app.tick_parts())
+    assert _count(app, "SELECT COUNT(*) FROM price_rounds") == 0
+    monkeypatch.undo()
+    (done,) = jobs.catch_up(app.tick_parts())  # the same interval, now whole
+    assert done.figures["price"]["publish"] == "first" and done.figures["price"]["queued"]
+    assert _count(app, "SELECT COUNT(*) FROM price_rounds WHERE published") == 1
+    assert _count(app, UNQUEUED) == 0
+
+
 def test_rpc_down_queues_reports_that_land_in_order_later(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     app, clock = world
     assert app.txm is not None
