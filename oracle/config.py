@@ -104,6 +104,7 @@ class BackendSettings(Section):
     page_retries: int = Field(default=2, ge=0, le=10, description="Re-requests of a page whose body is broken (not JSON, nested too deep, bad envelope or encoding) before it is skipped for this pass.")
     skip_after_passes: int = Field(default=3, ge=1, le=1000, description="Passes a readings window may fail before the watermark moves past it; it stays in skipped_windows and is re-fetched on every later pass until it arrives.")
     quarantine_per_page: int = Field(default=100, ge=1, le=100_000, description="Rejected rows of one page kept in full in the quarantine; the rest are counted in one summary row.")
+    max_response_bytes: int = Field(default=8_000_000, ge=1024, description="Largest backend response body, counted after decompression (refused from Content-Length before reading); the meters and orders lists grow about 400 bytes per meter.")
 
 
 class WeatherSettings(Section):

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from oracle.config import BackendSettings
 from oracle.errors import SourceDataInvalid, SourceUnavailable
-from oracle.sources.http import DEFAULT_MAX_BYTES, JsonHttp, RetryPolicy
+from oracle.sources.http import JsonHttp, RetryPolicy
 from oracle.sources.schemas import (
     Batch,
     GridIn,
@@ -52,8 +52,8 @@ class BackendClient:
 
     def __init__(self, settings: BackendSettings, token: SecretStr | str | None = None, *,
                  transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None) -> None:
         self.settings = settings
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         headers = {"Accept": "application/json"}
@@ -61,7 +61,9 @@ class BackendClient:
             headers["Authorization"] = f"Bearer {secret}"
         policy = RetryPolicy(retries=settings.retries, backoff_s=settings.backoff_s)
         self._http = JsonHttp(settings.url, name="backend", timeout_s=settings.timeout_s,
-                              policy=policy, headers=headers, max_bytes=max_bytes,
+                              policy=policy, headers=headers,
+                              max_bytes=settings.max_response_bytes,
+                              max_bytes_setting="backend.max_response_bytes",
                               transport=transport, sleep=sleep, rng=rng,
                               body_retries=settings.page_retries)
 

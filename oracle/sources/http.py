@@ -114,11 +114,12 @@ class JsonHttp:
                  policy: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
                  max_bytes: int = DEFAULT_MAX_BYTES, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
-                 body_retries: int = 0) -> None:
+                 body_retries: int = 0, max_bytes_setting: str | None = None) -> None:
         self.name = name
         self.timeout_s = timeout_s
         self.policy = policy or RetryPolicy()
         self.max_bytes = max_bytes
+        self.max_bytes_setting = max_bytes_setting  # named when a response is over max_bytes
         self.body_retries = body_retries
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -233,8 +234,9 @@ class JsonHttp:
         return Reply(response.status_code, response.headers, b"".join(chunks))
 
     def _too_big(self, what: str, size: int) -> SourceDataInvalid:
-        return SourceDataInvalid(f"{what}: response larger than {self.max_bytes} bytes "
-                                 f"({size} or more)", field="(body)", value=size)
+        setting = f" (setting {self.max_bytes_setting})" if self.max_bytes_setting else ""
+        return SourceDataInvalid(f"{what}: response larger than {self.max_bytes} bytes{setting}"
+                                 f": {size} or more", field="(body)", value=size)
 
     def _decode(self, response: Reply, what: str) -> Any:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()

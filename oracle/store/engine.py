@@ -38,6 +38,8 @@ _PG_FULL = {"53100"}  # disk_full
 _PG_READ_ONLY = {"25006"}  # read_only_sql_transaction (also a hot standby)
 _PG_UNAVAILABLE_CLASSES = ("08", "57", "53")  # connection, operator intervention, resources
 _PG_NOT_OUTAGES = {"57014"}  # query_canceled (a statement timeout): the caller's to handle
+# refused by libpq before sending, on a healthy connection: a bug of the statement, not an outage
+_PG_NOT_SENT = ("number of parameters must be between",)
 _SQLITE_UNAVAILABLE = ("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 _SQLITE_NOT_A_DATABASE = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
 
@@ -97,6 +99,8 @@ def translate(err: BaseException, url: str, *, connecting: bool,
         return ConfigError(f"setting 'database_url': {url} is not a usable SQLite database "
                            f"({reason})", key="database_url", value=url)
     operational = type(err).__name__ == "OperationalError"
+    if operational and sqlstate is None and any(text in reason for text in _PG_NOT_SENT):
+        return None
     postgres_down = operational and hasattr(err, "sqlstate") and (
         sqlstate is None or (sqlstate.startswith(_PG_UNAVAILABLE_CLASSES)
                              and sqlstate not in _PG_NOT_OUTAGES))

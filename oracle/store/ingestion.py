@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from oracle.store.chunks import chunks
 from oracle.store.engine import session_scope
 from oracle.store.quarantine import quarantine
 from oracle.store.readings import upsert_readings
@@ -146,10 +147,10 @@ def order_intervals(engine: Engine, order_ids: Sequence[str]) -> dict[str, datet
     """The interval each of these orders is stored for (orders not stored are left out)."""
     found: dict[str, datetime] = {}
     with session_scope(engine) as session:
-        for start in range(0, len(order_ids), 500):
+        for chunk in chunks(order_ids):
             found.update((oid, utc(ts)) for oid, ts in session.execute(
                 select(col(MarketOrder.order_id), col(MarketOrder.interval_start))
-                .where(col(MarketOrder.order_id).in_(order_ids[start:start + 500]))))
+                .where(col(MarketOrder.order_id).in_(chunk))))
     return found
 
 
@@ -214,26 +215,35 @@ def _grid(start: datetime, until: datetime, step: timedelta) -> list[datetime]:
 
 def find_gaps(session: Session, meter_ids: Sequence[str], since: datetime, until: datetime,
               interval_s: int = 3600) -> list[Gap]:
-    """Missing intervals in ``[since, until)`` for each meter, from its first reading on."""
+    """Missing intervals in ``[since, until)`` for each meter, from its first reading on.
+
+    One count per meter over the window tells which meters can have gaps; only theirs are
+    read, a chunk of meters per statement."""
     step = timedelta(seconds=interval_s)
-    reading = Reading.__table__  # type: ignore[attr-defined]
-    stats = {m: (n, utc(first)) for m, n, first in session.execute(
-        select(reading.c.meter_id, func.count(), func.min(reading.c.ts))
-        .where(reading.c.ts >= since, reading.c.ts < until)
-        .group_by(reading.c.meter_id))}
-    first_ever = dict(session.execute(
-        select(reading.c.meter_id, func.min(reading.c.ts)).group_by(reading.c.meter_id)).all())
-    gaps: list[Gap] = []
     full_grid = _grid(since, until, step)
-    for meter_id in meter_ids:
-        start = utc(first_ever[meter_id]) if meter_id in first_ever else since
-        grid = [ts for ts in full_grid if ts >= start]
-        if stats.get(meter_id, (0, None))[0] >= len(grid):
-            continue
-        present = {utc(ts) for (ts,) in session.execute(
-            select(reading.c.ts).where(reading.c.meter_id == meter_id,
-                                       reading.c.ts >= since, reading.c.ts < until))}
-        gaps.extend(_runs(meter_id, grid, present, step))
+    reading = Reading.__table__  # type: ignore[attr-defined]
+    counts = dict(session.execute(
+        select(reading.c.meter_id, func.count())
+        .where(reading.c.ts >= since, reading.c.ts < until)
+        .group_by(reading.c.meter_id)).all())
+    suspects = [m for m in meter_ids if counts.get(m, 0) < len(full_grid)]
+    gaps: list[Gap] = []
+    for chunk in chunks(suspects):
+        first_ever = {m: utc(ts) for m, ts in session.execute(
+            select(reading.c.meter_id, func.min(reading.c.ts))
+            .where(reading.c.meter_id.in_(chunk)).group_by(reading.c.meter_id))}
+        present: dict[str, set[datetime]] = {}
+        read = [m for m in chunk if counts.get(m, 0) > 0]
+        if read:
+            for meter_id, ts in session.execute(
+                    select(reading.c.meter_id, reading.c.ts)
+                    .where(reading.c.meter_id.in_(read), reading.c.ts >= since,
+                           reading.c.ts < until)):
+                present.setdefault(meter_id, set()).add(utc(ts))
+        for meter_id in chunk:
+            start = first_ever.get(meter_id, since)
+            grid = [ts for ts in full_grid if ts >= start]
+            gaps.extend(_runs(meter_id, grid, present.get(meter_id, set()), step))
     return gaps
 
 
@@ -247,10 +257,12 @@ def record_gaps(engine: Engine, meter_ids: Sequence[str], since: datetime, until
     table = ReadingGap.__table__  # type: ignore[attr-defined]
     with session_scope(engine) as session:
         overlapping = (table.c.gap_start < until) & (table.c.gap_end > since)
-        earliest = session.execute(select(func.min(table.c.gap_start)).where(
-            overlapping, table.c.meter_id.in_(meter_ids))).scalar_one()
-        start = min(since, utc(earliest)) if earliest is not None else since
-        session.execute(delete(table).where(overlapping, table.c.meter_id.in_(meter_ids)))
+        earliest = [utc(first) for chunk in chunks(meter_ids)
+                    if (first := session.execute(select(func.min(table.c.gap_start)).where(
+                        overlapping, table.c.meter_id.in_(chunk))).scalar_one()) is not None]
+        start = min([since, *earliest])
+        for chunk in chunks(meter_ids):
+            session.execute(delete(table).where(overlapping, table.c.meter_id.in_(chunk)))
         gaps = find_gaps(session, meter_ids, start, until, interval_s)
         now = utcnow()
         if gaps:

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from oracle.store.chunks import chunks
 from oracle.store.tables import (
     AnomalyRow,
     DispatchSchedule,
@@ -115,20 +116,21 @@ def meter_exists(session: Session, meter_id: str) -> bool:
 
 def latest_forecasts(session: Session, *, target: str, entity_ids: list[str]) -> pd.DataFrame:
     """The steps of the newest origin any of ``entity_ids`` has a ``target`` forecast for, each
-    entity's own (entity_id, origin, ts, mean, lo_80, hi_80, lo_95, hi_95, model); empty when
-    there is none."""
+    entity's own (entity_id, origin, ts, mean, lo_80, hi_80, lo_95, hi_95, model), ordered by
+    ts and entity_id; empty when there is none. Read a chunk of entities per statement."""
     columns = ["entity_id", "origin", "ts", "mean", "lo_80", "hi_80", "lo_95", "hi_95", "model"]
-    if not entity_ids:
-        return pd.DataFrame(columns=columns)
-    newest = session.exec(select(func.max(ForecastRow.origin)).where(
-        col(ForecastRow.target) == target, col(ForecastRow.entity_id).in_(entity_ids))).first()
+    newest = max((origin for chunk in chunks(entity_ids)
+                  if (origin := session.exec(select(func.max(ForecastRow.origin)).where(
+                      col(ForecastRow.target) == target,
+                      col(ForecastRow.entity_id).in_(chunk))).first()) is not None),
+                 default=None)
     if newest is None:
         return pd.DataFrame(columns=columns)
-    rows = session.exec(select(ForecastRow).where(
-        col(ForecastRow.target) == target, col(ForecastRow.entity_id).in_(entity_ids),
-        col(ForecastRow.origin) == newest).order_by(col(ForecastRow.ts),
-                                                    col(ForecastRow.entity_id))).all()
-    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in rows], columns=columns)
+    rows = [{c: getattr(r, c) for c in columns} for chunk in chunks(entity_ids)
+            for r in session.exec(select(ForecastRow).where(
+                col(ForecastRow.target) == target, col(ForecastRow.entity_id).in_(chunk),
+                col(ForecastRow.origin) == newest))]
+    frame = pd.DataFrame(rows, columns=columns)
     for column in ("origin", "ts"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
+    return frame.sort_values(["ts", "entity_id"], kind="stable", ignore_index=True)

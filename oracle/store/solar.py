@@ -23,6 +23,7 @@ import pandas as pd
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from oracle.store.chunks import chunks
 from oracle.store.tables import Meter, Reading, WeatherForecast, WeatherObservation
 
 WEATHER_COLUMNS = ("temperature_2m", "shortwave_radiation", "direct_normal_irradiance",
@@ -39,13 +40,15 @@ def pv_meters(session: Session) -> pd.DataFrame:
 
 def production_by_meter(session: Session, meter_ids: list[str], since: datetime,
                         until: datetime) -> pd.DataFrame:
-    """Production kWh in [since, until): index the UTC interval start, one column per meter."""
+    """Production kWh in [since, until): index the UTC interval start, one column per meter.
+    Read a chunk of meters per statement."""
     if not meter_ids:
         return pd.DataFrame()
-    query = (sa_select(col(Reading.meter_id), col(Reading.ts), col(Reading.production_kwh))
-             .where(col(Reading.meter_id).in_(meter_ids), col(Reading.ts) >= since,
-                    col(Reading.ts) < until))
-    rows = pd.DataFrame(session.execute(query).all(), columns=["meter_id", "ts", "kwh"])
+    found = [row for chunk in chunks(meter_ids) for row in session.execute(
+        sa_select(col(Reading.meter_id), col(Reading.ts), col(Reading.production_kwh))
+        .where(col(Reading.meter_id).in_(chunk), col(Reading.ts) >= since,
+               col(Reading.ts) < until))]
+    rows = pd.DataFrame(found, columns=["meter_id", "ts", "kwh"])
     if rows.empty:
         return pd.DataFrame(columns=meter_ids)
     rows["ts"] = pd.to_datetime(rows["ts"], utc=True)

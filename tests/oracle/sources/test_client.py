@@ -325,8 +325,11 @@ def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit() -> None:
     try:
         for body in (b"[" * 100_000, b'{"a":' * 50_000, b'{"items": ' + b"[" * 70 + b"]" * 70
                      + b', "next_cursor": null}'):
+            def deep(_request: httpx.Request, body: bytes = body) -> httpx.Response:
+                return raw_response(body)
+
             with pytest.raises(SourceDataInvalid, match="nested deeper than 64"):
-                make_client(lambda r, body=body: raw_response(body)).readings_page(SINCE, UNTIL)
+                make_client(deep).readings_page(SINCE, UNTIL)
     finally:
         sys.setrecursionlimit(limit)
 
@@ -369,10 +372,10 @@ def test_decompressed_size_is_bounded_while_streaming() -> None:
 
     bomb = gzip_bomb()  # 1 GiB of zeros in a few KB
     assert len(bomb) < 4000
-    config = BackendSettings(url="http://127.0.0.1:9", retries=0, page_retries=0)
+    config = BackendSettings(url="http://127.0.0.1:9", retries=0, page_retries=0,
+                             max_response_bytes=1_000_000)
     client = BackendClient(config, transport=httpx.MockTransport(
-        lambda r: stream_response(bomb, **{"content-encoding": "gzip, gzip"})),
-        max_bytes=1_000_000)
+        lambda r: stream_response(bomb, **{"content-encoding": "gzip, gzip"})))
     tracemalloc.start()
     try:
         with pytest.raises(SourceDataInvalid, match="larger than 1000000 bytes"):
@@ -390,8 +393,11 @@ def test_gzip_and_deflate_bodies_are_decoded() -> None:
     body = json.dumps(page([READING])).encode()
     for encoding, packed in (("gzip", gzip.compress(body)), ("deflate", zlib.compress(body)),
                              ("gzip, deflate", zlib.compress(gzip.compress(body)))):
-        client = make_client(lambda r, p=packed, e=encoding: stream_response(
-            p, **{"content-encoding": e}))
+        def encoded(_request: httpx.Request, p: bytes = packed,
+                    e: str = encoding) -> httpx.Response:
+            return stream_response(p, **{"content-encoding": e})
+
+        client = make_client(encoded)
         assert len(client.readings_page(SINCE, UNTIL).batch.valid) == 1
 
 
@@ -413,3 +419,32 @@ def test_error_messages_are_one_short_line() -> None:
         client.meters()
     message = str(info.value)
     assert "\n" not in message and "\x00" not in message and len(message) < 300
+
+
+# ---------------------------------------------------------------- the response limit (issue 21)
+
+
+def test_the_response_limit_is_the_backend_setting_max_response_bytes() -> None:
+    from hostile_backend import HOUR, T0, serving
+    from pydantic import ValidationError
+
+    with serving() as (_backend, url):
+        params = {"since": T0.isoformat(), "until": (T0 + 24 * HOUR).isoformat(), "limit": 24}
+        size = len(httpx.get(f"{url}/api/v1/readings", params=params).content)
+        assert size > 2048
+
+        def page_with(limit: int) -> int:
+            config = BackendSettings(url=url, retries=0, page_retries=0, page_size=24,
+                                     max_response_bytes=limit)
+            with BackendClient(config) as client:
+                return len(client.readings_page(T0, T0 + 24 * HOUR).batch.valid)
+
+        assert page_with(size) == 24  # a body of exactly the limit is read
+        with pytest.raises(SourceDataInvalid) as refused:
+            page_with(size - 1)
+    assert str(refused.value) == (
+        f"backend GET /api/v1/readings: response larger than {size - 1} bytes "
+        f"(setting backend.max_response_bytes): {size} or more")
+    assert BackendSettings().max_response_bytes == 8_000_000
+    with pytest.raises(ValidationError, match="max_response_bytes"):
+        BackendSettings(max_response_bytes=1023)

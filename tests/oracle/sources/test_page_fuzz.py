@@ -89,9 +89,9 @@ def answer(body: bytes, content_type: str, compress: str | None) -> httpx.Respon
 
 
 def parse_page(response: httpx.Response) -> None:
-    config = BackendSettings(url="http://127.0.0.1:9", retries=0, page_retries=0)
-    client = BackendClient(config, transport=httpx.MockTransport(lambda request: response),
-                           max_bytes=300_000)
+    config = BackendSettings(url="http://127.0.0.1:9", retries=0, page_retries=0,
+                             max_response_bytes=300_000)
+    client = BackendClient(config, transport=httpx.MockTransport(lambda request: response))
     try:
         page = client.readings_page(SINCE, UNTIL)
     except SourceDataInvalid as err:

@@ -160,3 +160,15 @@ def test_a_statement_timeout_is_not_called_an_outage(pg_engine: Engine) -> None:
         session.execute(text("SET LOCAL statement_timeout = 50"))
         session.execute(text("SELECT pg_sleep(2)"))
     assert rows(pg_engine) == [(1, "one"), (2, "two")]
+
+
+@pytest.mark.postgres
+def test_a_statement_over_the_parameter_limit_is_not_called_an_outage(
+        pg_engine: Engine) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    over = {f"p{i}": i for i in range(65_536)}
+    with pytest.raises(OperationalError, match="number of parameters must be between 0 and 65535"), \
+            session_scope(pg_engine) as session:
+        session.execute(text(f"SELECT 1 WHERE 1 IN ({', '.join(':' + p for p in over)})"), over)
+    assert rows(pg_engine) == [(1, "one"), (2, "two")]

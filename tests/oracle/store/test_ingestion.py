@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from oracle.store import ingestion as repo
 from oracle.store.engine import session_scope
@@ -22,9 +25,10 @@ from oracle.store.tables import (
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 H = timedelta(hours=1)
+FLEET = 70_000  # meters: past SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
-def rows(meter: str, hours: list[int], value: float = 1.0) -> list[dict[str, object]]:
+def rows(meter: str, hours: Iterable[int], value: float = 1.0) -> list[dict[str, Any]]:
     return [{"meter_id": meter, "ts": T0 + h * H, "consumption_kwh": value,
              "production_kwh": 0.0} for h in hours]
 
@@ -54,7 +58,7 @@ def test_batch_stores_rows_quarantine_and_cursor_together(engine: Engine) -> Non
 def test_failed_batch_changes_nothing(engine: Engine) -> None:
     first = repo.Walk(T0, T0 + 24 * H, "p3")
     repo.store_readings_batch(engine, rows("m1", [0, 1, 2]), [], walk=first)
-    broken = [*rows("m1", [0, 3], value=9.0), {"meter_id": "m9", "ts": None,
+    broken: list[dict[str, Any]] = [*rows("m1", [0, 3], value=9.0), {"meter_id": "m9", "ts": None,
                                                "consumption_kwh": 1.0}]
     with pytest.raises(IntegrityError):
         repo.store_readings_batch(engine, broken, [REJECTED],
@@ -115,11 +119,11 @@ def test_meters_orders_weather_upserts_are_idempotent(engine: Engine) -> None:
     assert (count(engine, "meters"), count(engine, "market_orders"), count(engine, "weather"),
             count(engine, "weather_forecasts")) == (1, 1, 2, 1)
     with session_scope(engine) as s:
-        assert s.execute(select(MarketOrder.limit_price)).one()[0] == 0.25
+        assert s.execute(select(col(MarketOrder.limit_price))).one()[0] == 0.25
         # the hours that had ended by the issue are observed, the later one is the forecast
         observed = sorted(ts.replace(tzinfo=UTC) for (ts,) in s.execute(
-            select(WeatherObservation.ts)).all())
-        ((ts, issued),) = s.execute(select(WeatherForecast.ts, WeatherForecast.issued_at)).all()
+            select(col(WeatherObservation.ts))).all())
+        ((ts, issued),) = s.execute(select(col(WeatherForecast.ts), col(WeatherForecast.issued_at))).all()
         assert s.execute(select(func.count()).select_from(Reading)).one()[0] == 0
     assert observed == [T0, T0 + H]
     assert (ts.replace(tzinfo=UTC), issued.replace(tzinfo=UTC)) == (T0 + 2 * H, T0 + H)
@@ -173,3 +177,47 @@ def test_an_unreadable_saved_walk_is_dropped_not_fatal(engine: Engine, saved: st
         conn.execute(text("INSERT INTO ingest_cursors (stream, cursor, updated_at) "
                           "VALUES ('readings', :c, :t)"), {"c": saved, "t": T0})
     assert repo.load_cursor(engine, "readings") == repo.CursorState(None, None)
+
+
+@pytest.mark.slow
+def test_gaps_of_a_fleet_past_the_drivers_parameter_limits(strict_engine: Engine) -> None:
+    engine, ids = strict_engine, [f"m{i:05d}" for i in range(FLEET)]
+    silent = ids[-5:]  # never read: the whole window is a gap
+    holed = ids[:-5:1000]  # hour 1 missing
+    readings = [row for m in ids[:-5] for row in rows(m, [0, 2] if m in holed else [0, 1, 2])]
+    assert repo.store_readings_batch(engine, readings, []) == len(readings)
+    statements: list[str] = []
+
+    def executed(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    gaps = repo.record_gaps(engine, ids, T0, T0 + 3 * H)
+    event.remove(engine, "before_cursor_execute", executed)
+    expected = {(m, T0 + H, T0 + 2 * H, 1) for m in holed} | {(m, T0, T0 + 3 * H, 3)
+                                                               for m in silent}
+    assert {(g.meter_id, g.start, g.end, g.intervals) for g in gaps} == expected
+    # Only the 75 meters that can have gaps are looked up, a chunk of them per statement.
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) < 20
+    # Late data fills the gaps of the first and of a late chunk's meter; re-detection over a
+    # window the silent meters' gaps only overlap widens to their start (found in the last
+    # chunk) and keeps them whole.
+    repo.store_readings_batch(engine, rows(holed[0], [1]) + rows(holed[-1], [1]), [])
+    repo.record_gaps(engine, ids, T0 + H, T0 + 3 * H)
+    with session_scope(engine) as s:
+        stored = {(g.meter_id, g.gap_start.replace(tzinfo=UTC), g.intervals)
+                  for (g,) in s.execute(select(ReadingGap))}
+    assert stored == {(m, T0 + H, 1) for m in holed[1:-1]} | {(m, T0, 3) for m in silent}
+
+
+@pytest.mark.slow
+def test_order_intervals_of_a_fleet_past_the_drivers_parameter_limits(
+        strict_engine: Engine) -> None:
+    ids = [f"o{i:05d}" for i in range(FLEET)]
+    stored = ids[::9_999]  # one in each chunk of the lookup, the last id's chunk included
+    for n, oid in enumerate(stored):
+        repo.upsert_orders(strict_engine, [{
+            "order_id": oid, "user_id": "u1", "meter_id": "m1", "node_id": "n1", "side": "bid",
+            "quantity_kwh": 1.0, "limit_price": 0.2, "ts": T0}], T0 + n * H)
+    assert repo.order_intervals(strict_engine, ids) == {
+        oid: T0 + n * H for n, oid in enumerate(stored)}

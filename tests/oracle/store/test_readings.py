@@ -75,3 +75,15 @@ def test_two_processes_upserting_overlapping_readings(engine, db_url) -> None:
             "SELECT COUNT(*) FROM (SELECT DISTINCT meter_id, ts FROM readings) d")).scalar_one()
     # writer A covers hours 0..119, writer B 15..134: 135 distinct hours x 20 meters
     assert total == distinct == 135 * 20
+
+
+@pytest.mark.slow
+def test_upsert_of_a_fleet_past_the_drivers_parameter_limits(strict_engine) -> None:
+    fleet = 70_000  # rows x 5 columns: far past SQLite's 32,766 and PostgreSQL's 65,535
+    with session_scope(strict_engine) as s:
+        assert upsert_readings(s, _rows(fleet, 1, 1.0)) == fleet
+    with session_scope(strict_engine) as s:
+        assert upsert_readings(s, _rows(fleet, 1, 2.0)) == fleet
+    with session_scope(strict_engine) as s:
+        assert s.exec(select(func.count()).select_from(Reading)).one() == fleet
+        assert s.exec(select(func.min(Reading.consumption_kwh))).one() == 2.0
