@@ -13,15 +13,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from oracle.config import Secrets, Settings, load_secrets
 from oracle.executor import Executor, InProcessExecutor, executor_for
 from oracle.readiness import Readiness
 from oracle.store.connect import open_store
+from oracle.store.engine import ping
 from oracle.store.leader import LeaderLock
 from oracle.telemetry import Metrics
 
@@ -213,7 +213,7 @@ def build(settings: Settings, secrets: Secrets | None = None, *,
             deploy_if_missing=dev_default if deploy_if_missing is None else deploy_if_missing)
     if app.w3 is not None and app.account is not None and settings.committee.members:
         app.committee = committee_part(app)
-    app.readiness.checks["database"] = lambda: _ping(engine)
+    app.readiness.checks["database"] = lambda: ping(engine)
     if ticks:
         app.readiness.checks["backend"] = lambda: _probe(backend.meters)
     if app.w3 is not None:
@@ -248,8 +248,3 @@ def committee_part(app: Application) -> Committee:
 def _probe(call: Callable[[], object]) -> None:
     """A readiness check: the call must succeed; its value does not matter."""
     call()
-
-
-def _ping(engine: Engine) -> Any:
-    with engine.connect() as conn:
-        return conn.execute(text("SELECT 1")).scalar_one()

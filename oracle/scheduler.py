@@ -24,6 +24,7 @@ from oracle.errors import DataError, OracleError, RetryableError
 from oracle.redact import redact
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
+from oracle.store.job_runs import add_job_run
 from oracle.store.leader import LeaderLock
 from oracle.store.tables import JobRun
 from oracle.telemetry import Metrics
@@ -76,9 +77,10 @@ class JobRecorder:
             self.metrics.job_failures.labels(job=job, error=error.split(":")[0]).inc()
         try:
             with session_scope(self.engine) as session:
-                session.add(JobRun(job=job, started_at=started, finished_at=datetime.now(UTC),
-                                   outcome=outcome, duration_s=duration,
-                                   error=error[:1000] if error else None))
+                add_job_run(session, JobRun(job=job, started_at=started,
+                                            finished_at=datetime.now(UTC), outcome=outcome,
+                                            duration_s=duration,
+                                            error=error[:1000] if error else None))
                 append_entry(session, "job.run", {"job": job, "outcome": outcome,
                                                   "duration_s": round(duration, 4), "error": error},
                              ref=job)

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlmodel import col, select
 
 from oracle.chain import keystore
 from oracle.chain.contracts import DEPLOYED, deploy_all, deploy_params
@@ -15,9 +14,8 @@ from oracle.cli._common import ConfigOpt, DbUrlOpt, settings_for
 from oracle.cli.output import Column, FormatOpt, LegacyJsonOpt, OutputFormat, emit, reject_legacy_json
 from oracle.config import load_secrets
 from oracle.store.connect import open_store
-from oracle.store.deployments import Deployments
+from oracle.store.deployments import Deployments, deployment_rows
 from oracle.store.engine import session_scope
-from oracle.store.tables import ContractDeployment
 
 app = typer.Typer(help="Deploy the oracle's contracts and list their addresses.",
                   no_args_is_help=True)
@@ -66,8 +64,7 @@ def list_(
     reject_legacy_json(legacy_json)
     engine = open_store(settings_for(config, db_url))
     with session_scope(engine) as session:
-        rows = session.exec(select(ContractDeployment).order_by(
-            col(ContractDeployment.chain_id), col(ContractDeployment.name))).all()
+        rows = deployment_rows(session)
     records = [{"chain_id": r.chain_id, "name": r.name, "address": r.address,
                 "tx_hash": r.tx_hash, "block_number": r.block_number,
                 "artifact_sha256": r.artifact_sha256, "deployed_at": r.deployed_at.isoformat()}

@@ -24,7 +24,7 @@ from oracle.config import Settings, load_settings
 from oracle.jobs.ingestion import ingest_once
 from oracle.store import migrate
 from oracle.store.engine import make_engine, session_scope
-from oracle.store.tables import ChainTransaction
+from oracle.store.outbox import latest_attempt
 
 WARMUP = timedelta(days=21)
 
@@ -56,11 +56,8 @@ def demo_settings(config: Path | None, data_dir: Path, db_url: str | None, rpc_u
 
 
 def _tx_of(app: Application, rid: str) -> tuple[str, int | None]:
-    from sqlmodel import col, select
-
     with session_scope(app.engine) as session:
-        tx = session.exec(select(ChainTransaction).where(col(ChainTransaction.report_id) == rid)
-                          .order_by(col(ChainTransaction.id).desc())).first()
+        tx = latest_attempt(session, rid)
     return (tx.tx_hash[:12] + "…", tx.gas_used) if tx else ("—", None)
 
 

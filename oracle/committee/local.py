@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from oracle.config import PricingSettings
 from oracle.store import results
 from oracle.store.engine import session_scope
-from oracle.store.tables import PriceRound
 
 
 @dataclass(frozen=True)
@@ -36,9 +34,7 @@ class StoredView:
     def answer(self, interval_start: datetime) -> LocalAnswer | None:
         """None when this member holds no data for the interval."""
         with session_scope(self.engine) as session:
-            stored = session.exec(select(PriceRound).where(
-                PriceRound.zone == self.pricing.zone,
-                PriceRound.interval_start == interval_start)).first()
+            stored = results.price_round(session, self.pricing.zone, interval_start)
             orders = results.orders_frame(session, interval_start) if stored is None else None
         if stored is not None:
             price = stored.price

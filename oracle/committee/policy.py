@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from web3.contract import Contract
 
 from oracle.chain.encoding import sign_report
@@ -28,9 +28,8 @@ from oracle.committee.messages import Domain, Proposal
 from oracle.committee.metrics import CommitteeMetrics
 from oracle.committee.schedule import LeaderSchedule
 from oracle.config import CommitteeSettings
-from oracle.store.audit import append_entry
+from oracle.store.audit import append_entry, entries
 from oracle.store.engine import session_scope
-from oracle.store.tables import AuditEntry
 
 log = logging.getLogger(__name__)
 MAX_FUTURE_S = 60  # the feed's tolerance for an observation ahead of the block
@@ -77,10 +76,8 @@ def within(theirs: float, mine: float, percent: float) -> bool:
 
 def signed_for_round(session: Session, zone: str, round_id: int) -> dict[str, Any] | None:
     """What this member signed for the round (from its audit log), or None."""
-    entry = session.exec(select(AuditEntry).where(
-        col(AuditEntry.kind) == SIGNED, col(AuditEntry.ref) == round_ref(zone, round_id))
-        .order_by(col(AuditEntry.seq)).limit(1)).first()
-    return json.loads(entry.payload) if entry is not None else None
+    first = entries(session, SIGNED, round_ref(zone, round_id), limit=1)
+    return json.loads(first[0].payload) if first else None
 
 
 class SigningPolicy:

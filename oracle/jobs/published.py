@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from oracle.chain.reports import round_number
-from oracle.store.tables import ChainTransaction, PriceRound, Report
+from oracle.store.outbox import confirmed_attempts, reports_by_id
+from oracle.store.results import rounds_of_reports
 from oracle.telemetry import Metrics
 
 
@@ -23,15 +24,11 @@ def record_confirmed(session: Session, metrics: Metrics, confirmed: Iterable[str
     ids = list(dict.fromkeys(confirmed))
     if not ids:
         return
-    reports = {r.report_id: r for r in session.exec(
-        select(Report).where(col(Report.report_id).in_(ids))).all()}
-    for tx in session.exec(select(ChainTransaction).where(
-            col(ChainTransaction.report_id).in_(ids),
-            col(ChainTransaction.status) == "confirmed")).all():
+    reports = {r.report_id: r for r in reports_by_id(session, ids)}
+    for tx in confirmed_attempts(session, ids):
         if tx.gas_used is not None and tx.report_id in reports:
             metrics.gas_spent.labels(kind=reports[tx.report_id].kind).inc(tx.gas_used)
-    rounds = session.exec(select(PriceRound).where(col(PriceRound.report_id).in_(ids))
-                          .order_by(col(PriceRound.interval_start))).all()
+    rounds = rounds_of_reports(session, ids)
     for row in rounds:  # oldest first: the newest confirmed round is what stays
         if row.price is None:
             continue

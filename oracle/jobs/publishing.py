@@ -15,7 +15,6 @@ from oracle.chain.reports import (
 from oracle.sources.client import BackendClient
 from oracle.store import results
 from oracle.store.engine import session_scope
-from oracle.store.tables import PriceRound
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ def push(parts: PushParts, start: datetime) -> dict[str, Any]:
     zone = parts.zone
     pushed = 0
     with session_scope(parts.engine) as session:
-        round_ = session.get(PriceRound, (zone, start))
+        round_ = results.price_round(session, zone, start)
         forecasts = results.forecast_frame(session, target="demand", entity_id=zone, origin=start)
     if round_ is not None:
         parts.backend.post_result("prices", {"zone": zone, "interval_start": start.isoformat(),

@@ -14,7 +14,7 @@ from oracle.errors import RpcUnavailable
 from oracle.jobs.published import record_confirmed
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
-from oracle.store.tables import Report
+from oracle.store.outbox import open_report_ids
 from oracle.telemetry import Metrics
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def submit(parts: SubmitParts) -> dict[str, Any]:
         for alert in summary.alerts:
             append_entry(session, "chain.alert", {"kind": alert.kind, "message": alert.message},
                          ref=alert.ref)
-        pending = session.exec(_pending_reports()).all()
+        pending = open_report_ids(session)
         record_confirmed(session, parts.metrics, summary.confirmed,
                          interval_s=parts.interval_s, now=parts.clock())
     _chain_metrics(parts.metrics, summary, len(pending))
@@ -73,10 +73,3 @@ def _chain_metrics(metrics: Metrics, summary: TickSummary, pending: int) -> None
     metrics.balance_low.set(int(summary.balance_low))
     if summary.deferred is None:
         metrics.stuck_tx.set(len(summary.stuck))
-
-
-def _pending_reports() -> Any:
-    from sqlmodel import col, select
-
-    return select(Report.report_id).where(col(Report.status) != "confirmed",
-                                          col(Report.status) != "failed")

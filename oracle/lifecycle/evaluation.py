@@ -8,20 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from oracle.lifecycle.html_report import ReportData, cell
-from oracle.store.tables import (
-    AnomalyRow,
-    DispatchSchedule,
-    ForecastCalibration,
-    ForecastRow,
-    Meter,
-    ModelRun,
-    ModelVersion,
-    PriceRound,
-    Reading,
-)
+from oracle.store import model_rows, results
+from oracle.store.calibration import calibrations
+from oracle.store.readings import consumption_rows
 
 LEVELS = (80, 95)
 LIVE_WINDOW = pd.Timedelta("2D")  # the live figures: one-step forecasts of the past two days
@@ -37,7 +29,7 @@ def _utc(series: pd.Series) -> pd.Series:
 
 def actual_demand(session: Session) -> pd.Series:
     """Zone demand per hour: the sum of every meter's consumption in that hour."""
-    rows = session.exec(select(Reading.ts, Reading.consumption_kwh)).all()
+    rows = consumption_rows(session)
     if not rows:
         return pd.Series(dtype=float)
     frame = pd.DataFrame(rows, columns=["ts", "consumption_kwh"])
@@ -49,9 +41,7 @@ def stored_forecasts(engine: Engine, target: str = "demand") -> tuple[pd.DataFra
     """Every stored zone forecast step (``ts`` and ``origin`` in UTC; a meter's own forecasts
     are left out) and the zone demand observed."""
     with Session(engine) as session:
-        forecasts = _frame(list(session.exec(select(ForecastRow).where(
-            col(ForecastRow.target) == target,
-            col(ForecastRow.entity_id).not_in(select(Meter.meter_id)))).all()))
+        forecasts = _frame(results.zone_forecasts(session, target))
         actual = actual_demand(session)
     if not forecasts.empty:
         forecasts["ts"], forecasts["origin"] = _utc(forecasts["ts"]), _utc(forecasts["origin"])
@@ -143,8 +133,7 @@ def live_calibration(scored: pd.DataFrame, engine: Engine) -> pd.DataFrame:
     figures = interval_scores(recent[["mean", *(f"{b}_{lv}" for lv in LEVELS for b in ("lo", "hi"))]],
                               recent["actual"])
     with Session(engine) as session:
-        states = session.exec(select(ForecastCalibration).where(
-            col(ForecastCalibration.target) == "demand")).all()
+        states = calibrations(session, "demand")
     first = {}
     for row in states:  # the zone's (one row per calibrated series; meters are not calibrated)
         first = (row.state or {}).get("calibrators", {}).get("1", {})
@@ -176,8 +165,7 @@ def schedule_hours(doc: dict[str, Any], start: Any, steps: int) -> pd.DatetimeIn
 
 def _dispatch(engine: Engine) -> dict[str, Any]:
     with Session(engine) as session:
-        row = session.exec(select(DispatchSchedule)
-                           .order_by(col(DispatchSchedule.interval_start).desc())).first()
+        row = results.latest_schedule(session)
     if row is None or not isinstance(row.schedule, dict):
         return {}
     doc = row.schedule
@@ -221,11 +209,10 @@ def gather(engine: Engine) -> ReportData:
             data.live = live
         data.tables["Forecast metrics by model"] = forecast_metrics(scored)
     with Session(engine) as session:
-        anomalies = _frame(list(session.exec(select(AnomalyRow)).all()))
-        prices = _frame(list(session.exec(select(PriceRound)).all()))
-        versions = _frame(list(session.exec(select(ModelVersion)).all()))
-        runs = _frame(list(session.exec(select(ModelRun).order_by(col(ModelRun.id).desc())
-                                        .limit(50)).all()))
+        anomalies = _frame(results.anomalies(session))
+        prices = _frame(results.price_rounds(session))
+        versions = _frame(model_rows.versions(session))
+        runs = _frame(model_rows.recent_runs(session, limit=50))
     if not anomalies.empty:
         data.anomalies = anomalies[["meter_id", "ts", "type", "severity"]]
         data.tables["Anomalies by type and severity"] = pd.crosstab(anomalies["type"],

@@ -26,12 +26,13 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from oracle.errors import ModelError, SourceDataInvalid
-from oracle.store.audit import append_entry
+from oracle.store import model_rows
+from oracle.store.audit import append_entry, entries
 from oracle.store.engine import session_scope
-from oracle.store.tables import AuditEntry, ModelVersion
+from oracle.store.tables import ModelVersion
 
 log = logging.getLogger("oracle.registry")
 
@@ -131,7 +132,7 @@ class ModelRegistry:
                                artifact_path=str(relative), artifact_sha256=sha256_file(path))
             try:
                 with session_scope(self.engine) as session:
-                    session.add(row)
+                    model_rows.add_version(session, row)
                     append_entry(session, "model.register", {
                         "name": name, "version": version, "family": family,
                         "sha256": row.artifact_sha256, "metrics": row.metrics}, ref=f"model:{name}")
@@ -142,8 +143,7 @@ class ModelRegistry:
 
     def _next_version(self, name: str) -> str:
         with Session(self.engine) as session:
-            versions = session.exec(select(ModelVersion.version)
-                                    .where(ModelVersion.name == name)).all()
+            versions = model_rows.version_labels(session, name)
         numbers = [int(v) for v in versions if v.isdigit()]
         return str(max(numbers, default=0) + 1)
 
@@ -154,10 +154,8 @@ class ModelRegistry:
             target = self._row(session, name, version)
             previous = self._champion_row(session, name)
             if previous is not None and previous.version != target.version:
-                previous.stage = "archived"
-                session.add(previous)
-            target.stage = "champion"
-            session.add(target)
+                model_rows.set_stage(session, previous, "archived")
+            model_rows.set_stage(session, target, "champion")
             append_entry(session, "model.promote", jsonable({
                 "name": name, "version": version,
                 "previous": previous.version if previous is not None else None,
@@ -182,10 +180,8 @@ class ModelRegistry:
                                    "champion; nothing to roll back to", field="version",
                                    value=current.version)
             restored = self._row(session, name, previous)
-            current.stage = "archived"
-            restored.stage = "champion"
-            session.add(current)
-            session.add(restored)
+            model_rows.set_stage(session, current, "archived")
+            model_rows.set_stage(session, restored, "champion")
             append_entry(session, "model.rollback", {
                 "name": name, "from_version": current.version, "to_version": restored.version,
                 "reason": reason}, ref=f"model:{name}", actor=actor)
@@ -195,10 +191,7 @@ class ModelRegistry:
 
     def _replaced_by(self, session: Session, name: str, version: str) -> str | None:
         """The champion that ``version``'s latest promotion replaced, from the audit log."""
-        entries = session.exec(select(AuditEntry).where(AuditEntry.kind == "model.promote")
-                               .where(AuditEntry.ref == f"model:{name}")
-                               .order_by(col(AuditEntry.seq).desc())).all()
-        for entry in entries:
+        for entry in entries(session, "model.promote", f"model:{name}", newest_first=True):
             payload = json.loads(entry.payload)
             if payload.get("version") == version and payload.get("previous") != version:
                 return payload.get("previous")
@@ -225,10 +218,7 @@ class ModelRegistry:
     def list(self, name: str | None = None) -> list[ModelVersion]:
         """Every version (of ``name``), newest first within a name."""
         with Session(self.engine) as session:
-            query = select(ModelVersion)
-            if name is not None:
-                query = query.where(ModelVersion.name == name)
-            rows = list(session.exec(query).all())
+            rows = model_rows.versions(session, name)
         return sorted(rows, key=lambda r: (r.name, -int(r.version) if r.version.isdigit() else 0))
 
     def load(self, name: str, version: str | None = None) -> LoadedModel:
@@ -257,14 +247,13 @@ class ModelRegistry:
         return data
 
     def _require_name(self, session: Session, name: str) -> None:
-        found = session.exec(select(ModelVersion.version).where(ModelVersion.name == name)).first()
-        if found is None:
-            known = sorted(set(session.exec(select(ModelVersion.name)).all()))
+        if not model_rows.has_model(session, name):
+            known = model_rows.model_names(session)
             raise UnknownModel(f"unknown model {name!r}; registered: "
                                f"{', '.join(known) or '(none)'}", field="model", value=name)
 
     def _row(self, session: Session, name: str, version: str) -> ModelVersion:
-        row = session.get(ModelVersion, (name, version))
+        row = model_rows.version_row(session, name, version)
         if row is None:
             self._require_name(session, name)
             raise UnknownModel(f"model {name!r} has no version {version!r}", field="version",
@@ -273,8 +262,7 @@ class ModelRegistry:
 
     @staticmethod
     def _champion_row(session: Session, name: str) -> ModelVersion | None:
-        return session.exec(select(ModelVersion).where(ModelVersion.name == name)
-                            .where(ModelVersion.stage == "champion")).first()
+        return model_rows.champion_row(session, name)
 
 
 def jsonable(value: Any) -> Any:

@@ -22,6 +22,7 @@ from oracle.errors import ModelError, SourceDataInvalid
 from oracle.lifecycle.registry import ModelRegistry, jsonable
 from oracle.store.audit import append_entry
 from oracle.store.engine import session_scope
+from oracle.store.model_rows import add_run
 from oracle.store.tables import ModelRun, ModelVersion
 
 Trainer = Callable[[pd.Series], Any]
@@ -131,10 +132,10 @@ def _record(registry: ModelRegistry, decision: Decision, new: ModelVersion, poli
                          "trigger": trigger, "window_start": window.index[0].isoformat(),
                          "window_end": window.index[-1].isoformat()})
     with session_scope(registry.engine) as session:
-        session.add(ModelRun(model=decision.name, version=new.version, purpose="retrain",
-                             params=new.params, data_start=new.data_start, data_end=new.data_end,
-                             metrics=payload, status="ok", started_at=started,
-                             finished_at=datetime.now(UTC)))
+        add_run(session, ModelRun(model=decision.name, version=new.version, purpose="retrain",
+                                  params=new.params, data_start=new.data_start,
+                                  data_end=new.data_end, metrics=payload, status="ok",
+                                  started_at=started, finished_at=datetime.now(UTC)))
         append_entry(session, "model.retrain", payload, ref=f"model:{decision.name}")
 
 

@@ -23,6 +23,7 @@ from oracle.lifecycle.evaluation import actual_demand
 from oracle.lifecycle.registry import ModelRegistry, jsonable
 from oracle.lifecycle.retraining import score
 from oracle.store.engine import session_scope
+from oracle.store.model_rows import add_run
 from oracle.store.tables import ModelRun, ModelVersion
 
 Space = Callable[[Any], dict[str, Any]]
@@ -203,8 +204,9 @@ def train_forecaster(engine: Engine, registry: ModelRegistry, y: pd.Series, *, m
 def _run(engine: Engine, name: str, version: str | None, purpose: str, params: dict[str, Any],
          y: pd.Series, metrics: dict[str, Any], started: datetime, error: str | None = None) -> None:
     with session_scope(engine) as session:
-        session.add(ModelRun(model=name, version=version, purpose=purpose,
-                             params=jsonable(params), data_start=y.index[0].to_pydatetime(),
-                             data_end=y.index[-1].to_pydatetime(), metrics=jsonable(metrics),
-                             status="failed" if error else "ok", error=(error or None) and error[:1000],
-                             started_at=started, finished_at=datetime.now(UTC)))
+        add_run(session, ModelRun(model=name, version=version, purpose=purpose,
+                                  params=jsonable(params), data_start=y.index[0].to_pydatetime(),
+                                  data_end=y.index[-1].to_pydatetime(), metrics=jsonable(metrics),
+                                  status="failed" if error else "ok",
+                                  error=(error or None) and error[:1000],
+                                  started_at=started, finished_at=datetime.now(UTC)))

@@ -107,6 +107,18 @@ def append_entry(session: Session, kind: str, payload: Any, *, ref: str | None =
     return entry
 
 
+def entries(session: Session, kind: str, ref: str, *, newest_first: bool = False,
+            limit: int | None = None) -> list[AuditEntry]:
+    """The entries of ``kind`` about ``ref`` in the caller's session, in log order (or newest
+    first), at most ``limit``."""
+    order = col(AuditEntry.seq).desc() if newest_first else col(AuditEntry.seq)
+    query = select(AuditEntry).where(col(AuditEntry.kind) == kind,
+                                     col(AuditEntry.ref) == ref).order_by(order)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query).all())
+
+
 class AuditLog:
     """Append, query and verify the audit log of one database."""
 

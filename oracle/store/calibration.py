@@ -25,3 +25,9 @@ def save_calibration(session: Session, target: str, entity_id: str, state: dict[
     upsert(session, ForecastCalibration,
            [{"target": target, "entity_id": entity_id, "state": state, "watermark": watermark,
              "updated_at": datetime.now(UTC)}], key=("target", "entity_id"))
+
+
+def calibrations(session: Session, target: str) -> list[ForecastCalibration]:
+    """The stored calibrations of every ``target`` series, in no particular order."""
+    return list(session.exec(select(ForecastCalibration).where(
+        col(ForecastCalibration.target) == target)).all())

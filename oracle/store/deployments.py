@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from oracle.store.engine import session_scope
 from oracle.store.tables import ContractDeployment
@@ -29,3 +29,9 @@ class Deployments:
             rows = session.exec(select(ContractDeployment).where(
                 ContractDeployment.chain_id == chain_id)).all()
             return {row.name: row.address for row in rows}
+
+
+def deployment_rows(session: Session) -> list[ContractDeployment]:
+    """Every recorded deployment, by chain id then name."""
+    return list(session.exec(select(ContractDeployment).order_by(
+        col(ContractDeployment.chain_id), col(ContractDeployment.name))).all())

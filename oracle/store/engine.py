@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.engine.interfaces import ExceptionContext
 from sqlalchemy.exc import ArgumentError
@@ -164,3 +164,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             except OracleError:  # the connection is gone, and with it the transaction
                 log.debug("rollback after a lost connection", exc_info=True)
             raise
+
+
+def ping(engine: Engine) -> Any:
+    """One round trip to the database (``SELECT 1``): its value, or the store's error."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT 1")).scalar_one()

@@ -223,3 +223,32 @@ def _set_report(session: Session, report_id: str, status: str, error: str | None
     if report is not None:
         report.status, report.error, report.updated_at = status, error, utcnow()
         session.add(report)
+
+
+# ------------------------------------------------------------------ across senders
+
+
+def open_report_ids(session: Session) -> list[str]:
+    """The ids of every report not yet confirmed or failed (any sender)."""
+    return list(session.exec(select(Report.report_id).where(
+        col(Report.status) != "confirmed", col(Report.status) != "failed")).all())
+
+
+def reports_by_id(session: Session, report_ids: Collection[str]) -> list[Report]:
+    """The reports among ``report_ids`` (unknown ids are left out), in no particular order."""
+    return list(session.exec(select(Report).where(
+        col(Report.report_id).in_(tuple(report_ids)))).all())
+
+
+def confirmed_attempts(session: Session, report_ids: Collection[str]) -> list[ChainTransaction]:
+    """The confirmed attempts of ``report_ids`` (any sender)."""
+    return list(session.exec(select(ChainTransaction).where(
+        col(ChainTransaction.report_id).in_(tuple(report_ids)),
+        col(ChainTransaction.status) == "confirmed")).all())
+
+
+def latest_attempt(session: Session, report_id: str) -> ChainTransaction | None:
+    """The newest attempt of ``report_id`` (any sender, any status), or None."""
+    return session.exec(select(ChainTransaction).where(
+        col(ChainTransaction.report_id) == report_id)
+        .order_by(col(ChainTransaction.id).desc())).first()

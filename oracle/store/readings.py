@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from oracle.store.tables import Meter, Reading
 from oracle.store.upsert import upsert
@@ -63,3 +63,9 @@ def totals_frame(session: Session, since: datetime, until: datetime, *,
     if not frame.empty:
         frame["ts"] = _utc_column(frame["ts"])
     return frame
+
+
+def consumption_rows(session: Session) -> list[tuple[datetime, float]]:
+    """Every reading's (ts, consumption_kwh), in no particular order."""
+    return [(ts, kwh) for ts, kwh in session.exec(
+        select(Reading.ts, Reading.consumption_kwh)).all()]

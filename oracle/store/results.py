@@ -6,6 +6,7 @@ writes the same rows again instead of new ones.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -134,3 +135,38 @@ def latest_forecasts(session: Session, *, target: str, entity_ids: list[str]) ->
     for column in ("origin", "ts"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame.sort_values(["ts", "entity_id"], kind="stable", ignore_index=True)
+
+
+def zone_forecasts(session: Session, target: str) -> list[ForecastRow]:
+    """Every stored ``target`` forecast step of a non-meter entity (the zone's, a node's)."""
+    return list(session.exec(select(ForecastRow).where(
+        col(ForecastRow.target) == target,
+        col(ForecastRow.entity_id).not_in(select(Meter.meter_id)))).all())
+
+
+def price_round(session: Session, zone: str, interval_start: datetime) -> PriceRound | None:
+    """The stored round of ``zone`` for ``interval_start``, or None."""
+    return session.get(PriceRound, (zone, interval_start))
+
+
+def price_rounds(session: Session) -> list[PriceRound]:
+    """Every stored price round, in no particular order."""
+    return list(session.exec(select(PriceRound)).all())
+
+
+def rounds_of_reports(session: Session, report_ids: Collection[str]) -> list[PriceRound]:
+    """The price rounds published by ``report_ids``, oldest interval first."""
+    return list(session.exec(select(PriceRound).where(
+        col(PriceRound.report_id).in_(tuple(report_ids)))
+        .order_by(col(PriceRound.interval_start))).all())
+
+
+def anomalies(session: Session) -> list[AnomalyRow]:
+    """Every stored anomaly, in no particular order."""
+    return list(session.exec(select(AnomalyRow)).all())
+
+
+def latest_schedule(session: Session) -> DispatchSchedule | None:
+    """The dispatch schedule of the newest interval (any zone), or None."""
+    return session.exec(select(DispatchSchedule)
+                        .order_by(col(DispatchSchedule.interval_start).desc())).first()

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from oracle.errors import AuditChainBroken
-from oracle.store.audit import GENESIS_HASH, AuditLog, append_entry, canonical_json
+from oracle.store.audit import GENESIS_HASH, AuditLog, append_entry, canonical_json, entries
 from oracle.store.engine import session_scope
 
 
@@ -92,6 +92,21 @@ def test_list_filters(engine: Engine) -> None:
     assert [e.kind for e in log.list(kind="anomaly.batch")] == ["anomaly.batch"]
     assert [e.seq for e in log.list(ref="zone-1:1")] == [2]
     assert len(log.list(limit=2)) == 2
+
+
+def test_entries_of_a_kind_about_a_ref_in_the_callers_session(engine: Engine) -> None:
+    log = AuditLog(engine)
+    log.append("model.promote", {"v": 1}, ref="model:gbm")
+    log.append("model.promote", {"v": 1}, ref="model:arima")
+    log.append("model.register", {"v": 2}, ref="model:gbm")
+    log.append("model.promote", {"v": 2}, ref="model:gbm")
+    with session_scope(engine) as session:
+        append_entry(session, "model.promote", {"v": 3}, ref="model:gbm")  # not committed yet
+        assert [e.seq for e in entries(session, "model.promote", "model:gbm")] == [1, 4, 5]
+        assert [e.seq for e in entries(session, "model.promote", "model:gbm",
+                                       newest_first=True)] == [5, 4, 1]
+        assert [e.seq for e in entries(session, "model.promote", "model:gbm", limit=1)] == [1]
+        assert entries(session, "model.rollback", "model:gbm") == []
 
 
 def test_canonical_json_is_deterministic_and_rejects_unknown_types() -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from oracle.errors import ConfigError, StoreFull, StoreReadOnly, StoreUnavailable
-from oracle.store.engine import make_engine, session_scope
+from oracle.store.engine import make_engine, ping, session_scope
 
 
 def rows(engine: Engine) -> list[tuple[Any, ...]]:
@@ -172,3 +172,11 @@ def test_a_statement_over_the_parameter_limit_is_not_called_an_outage(
             session_scope(pg_engine) as session:
         session.execute(text(f"SELECT 1 WHERE 1 IN ({', '.join(':' + p for p in over)})"), over)
     assert rows(pg_engine) == [(1, "one"), (2, "two")]
+
+
+def test_ping_is_one_round_trip_or_the_stores_error(engine: Engine) -> None:
+    assert ping(engine) == 1
+    down = make_engine("postgresql://postgres:hunter2secret@127.0.0.1:1/test", check=False)
+    with pytest.raises(StoreUnavailable, match="cannot connect to the database") as info:
+        ping(down)
+    assert "hunter2secret" not in str(info.value)

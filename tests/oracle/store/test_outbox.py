@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from oracle.store.outbox import Outbox
+from oracle.store.engine import session_scope
+from oracle.store.outbox import (
+    Outbox,
+    confirmed_attempts,
+    latest_attempt,
+    open_report_ids,
+    reports_by_id,
+)
 from oracle.store.tables import ChainTransaction
 
 T0 = datetime(2024, 6, 1, tzinfo=UTC)
@@ -89,3 +96,28 @@ def test_release_puts_a_report_back_with_its_live_attempts_replaced(engine: Engi
     assert [a.status for a in box.attempts(report_id="r1")] == ["replaced"]
     assert [r.report_id for r in box.reports("pending")] == ["r1", "r2"]  # queue order
     assert Outbox(engine, 1, ADDRESS).attempts() == []  # another chain sees none of it
+
+
+def test_reads_across_senders_see_every_address(engine: Engine) -> None:
+    box, other = _outbox(engine), Outbox(engine, 1, "0x" + "cd" * 20)
+    for rid in ("r1", "r2", "r3", "r4"):
+        _report(box, rid)
+    _attempt(box, "r1", 0, _h(1))
+    _attempt(box, "r1", 0, _h(2), fee=20)
+    box.mark_mined(_h(1), block_number=5, block_hash=_h(5), gas_used=40_000,
+                   effective_gas_price=2, confirmed=True)
+    _attempt(other, "r2", 0, _h(3))
+    other.mark_mined(_h(3), block_number=6, block_hash=_h(6), gas_used=41_000,
+                     effective_gas_price=2, confirmed=True)
+    box.set_report("r3", "failed", "gave up")
+    _attempt(other, "r4", 1, _h(4))
+    with session_scope(engine) as session:
+        assert sorted(open_report_ids(session)) == ["r4"]
+        assert sorted(r.report_id for r in reports_by_id(session, ["r2", "r3", "nope"])) == [
+            "r2", "r3"]
+        assert reports_by_id(session, []) == []
+        assert sorted(t.tx_hash for t in confirmed_attempts(session, ["r1", "r2", "r4"])) == [
+            _h(1), _h(3)]
+        newest = latest_attempt(session, "r1")
+        assert newest is not None and newest.tx_hash == _h(2)  # the fee bump, written last
+        assert latest_attempt(session, "r3") is None

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from oracle.store.engine import session_scope
-from oracle.store.readings import upsert_readings
+from oracle.store.readings import consumption_rows, upsert_readings
 from oracle.store.tables import Reading
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -87,3 +87,14 @@ def test_upsert_of_a_fleet_past_the_drivers_parameter_limits(strict_engine) -> N
     with session_scope(strict_engine) as s:
         assert s.exec(select(func.count()).select_from(Reading)).one() == fleet
         assert s.exec(select(func.min(Reading.consumption_kwh))).one() == 2.0
+
+
+def test_consumption_rows_are_every_readings_time_and_consumption(engine) -> None:
+    with session_scope(engine) as s:
+        assert consumption_rows(s) == []
+        upsert_readings(s, [*_rows(2, 2, 1.5), {"meter_id": "m9", "ts": T0,
+                                                "consumption_kwh": 4.0, "production_kwh": 2.0}])
+    with session_scope(engine) as s:
+        rows = sorted((ts.replace(tzinfo=UTC), kwh) for ts, kwh in consumption_rows(s))
+    assert rows == [(T0, 1.5), (T0, 1.5), (T0, 4.0), (T0 + timedelta(hours=1), 1.5),
+                    (T0 + timedelta(hours=1), 1.5)]
