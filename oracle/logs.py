@@ -57,6 +57,10 @@ def configure(level: str = "INFO", *, json_lines: bool = True) -> None:
     # for operator-relevant events, so theirs are kept from WARNING up.
     for noisy in ("apscheduler", "alembic", "httpx", "uvicorn.access", "web3", "eth"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # psycopg sets its own logger to WARNING on import, which the root's level cannot raise: a
+    # command at ERROR would still print its clean-up notes ("error ignored terminating
+    # <Pipeline>") after the one error line that already says what happened
+    logging.getLogger("psycopg").setLevel(max(logging.WARNING, root.level))
     for server in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # through our handler only
         logging.getLogger(server).handlers[:] = []
         logging.getLogger(server).propagate = True

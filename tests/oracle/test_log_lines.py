@@ -36,3 +36,25 @@ def test_library_chatter_is_kept_out_and_every_line_is_json(tmp_path: Path) -> N
     loggers = [entry["logger"] for entry in lines]
     assert loggers == ["uvicorn.error", "oracle.jobs"], lines
     assert lines[0]["message"] == "Started server process [1]" and lines[0]["level"] == "info"
+
+
+QUIET = """
+import logging
+import psycopg  # sets its own logger to WARNING on import
+from oracle import logs
+
+logs.configure(LEVEL, json_lines=False)
+logging.getLogger("psycopg").warning("error ignored terminating <psycopg.Pipeline [BAD]>")
+logging.getLogger("oracle.cli").error("the one error line")
+"""
+
+
+def test_a_command_at_error_level_prints_no_psycopg_clean_up_note() -> None:
+    def run(level: str) -> str:
+        return subprocess.run([sys.executable, "-c", QUIET.replace("LEVEL", repr(level))],
+                              capture_output=True, text=True, timeout=120, check=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}).stderr
+
+    quiet = run("ERROR").splitlines()
+    assert len(quiet) == 1 and quiet[0].endswith("ERROR oracle.cli: the one error line")
+    assert "error ignored terminating" in run("INFO")  # the daemon's log still has it
