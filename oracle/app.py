@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from oracle.chain.txmanager import TxManager
     from oracle.committee import Committee
     from oracle.jobs import DetectorHolder, SubmitParts, TariffBook, Tick, UpkeepParts
+    from oracle.lifecycle.registry import ModelRegistry
     from oracle.sources.client import BackendClient
     from oracle.sources.validation import PlausibilityRules
     from oracle.sources.weather import WeatherClient
@@ -63,6 +64,7 @@ class Application:
     # first detect, replaced by retrain).
     tariffs: TariffBook = field(init=False)
     detector: DetectorHolder = field(init=False)
+    registry: ModelRegistry = field(init=False)  # the model versions: store rows + artifacts
 
     def __post_init__(self) -> None:
         from oracle.jobs import DetectorHolder, TariffBook
@@ -71,6 +73,7 @@ class Application:
                                   timedelta(seconds=self.settings.pricing.tariff_max_age_s),
                                   clock=lambda: self.clock())
         self.detector = DetectorHolder()
+        self.registry = model_registry(self.settings, self.engine)
 
     def tick_parts(self) -> Tick:
         """The tick's parts: each stage's own collaborators and settings sections."""
@@ -113,7 +116,7 @@ class Application:
         from oracle.jobs import UpkeepParts
 
         s = self.settings
-        return UpkeepParts(engine=self.engine, registry_dir=s.data_dir / "models",
+        return UpkeepParts(engine=self.engine, registry=self.registry,
                            models=s.models, compute=s.compute, executor=self.executor,
                            detector=self.detector, clock=self.clock, metrics=self.metrics,
                            zone=s.pricing.zone)
@@ -129,6 +132,19 @@ class Application:
         if self.weather is not None:
             self.weather.close()
         self.engine.dispose()
+
+
+def model_registry(settings: Settings, engine: Engine) -> ModelRegistry:
+    """The model registry on ``engine`` with its artifacts under ``<data_dir>/models``: the one
+    place that says where they live (the daemon, the API and the model commands use it)."""
+    from oracle.lifecycle.registry import ModelRegistry
+
+    return ModelRegistry(engine, settings.data_dir / "models")
+
+
+def open_registry(settings: Settings) -> ModelRegistry:
+    """The store and the model registry alone, for the commands that need nothing else."""
+    return model_registry(settings, open_store(settings))
 
 
 DEV_FUNDING_WEI = 100 * 10**18

@@ -238,10 +238,8 @@ def routers_for(app: Application) -> list[APIRouter]:
     The bearer token comes from ``ORACLE_API_TOKEN`` or ``<secrets_dir>/api_token``; none
     means the endpoints are open (bind the API to localhost then)."""
     from oracle.api.workers import ModelWorkers
-    from oracle.lifecycle.registry import ModelRegistry
-
     settings = app.settings
-    models = Models(ModelRegistry(app.engine, settings.data_dir / "models"), app.metrics)
+    models = Models(app.registry, app.metrics)
     workers = ModelWorkers(settings.api.workers, settings.api.worker_memory_mb)
     router = model_router(models, token=api_token(settings), limits=settings.api,
                           runner=workers)

@@ -12,11 +12,9 @@ from oracle.cli.output import Column, FormatOpt, LegacyJsonOpt, OutputFormat, em
 
 
 def _registry(config: ConfigOpt, db_url: DbUrlOpt):  # type: ignore[no-untyped-def]
-    from oracle.lifecycle.registry import ModelRegistry
-    from oracle.store.connect import open_store
+    from oracle.app import open_registry
 
-    settings = settings_for(config, db_url)
-    return ModelRegistry(open_store(settings), settings.data_dir / "models")
+    return open_registry(settings_for(config, db_url))
 
 
 def _window(record: dict[str, Any]) -> str:

@@ -25,13 +25,11 @@ def train(model: Annotated[str, typer.Option("--model", help="Forecaster to tune
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from oracle.app import open_store
-    from oracle.lifecycle.registry import ModelRegistry
+    from oracle.app import open_registry
     from oracle.lifecycle.training import train_forecaster, zone_demand
 
-    settings = settings_for(config, db_url)
-    engine = open_store(settings)
-    registry = ModelRegistry(engine, settings.data_dir / "models")
+    registry = open_registry(settings_for(config, db_url))
+    engine = registry.engine
     y = zone_demand(engine)
     typer.echo(f"zone demand: {len(y)} hours, {y.index[0]:%Y-%m-%d %H:%M} to "
                f"{y.index[-1]:%Y-%m-%d %H:%M} UTC")

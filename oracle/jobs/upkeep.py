@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -16,6 +15,7 @@ from oracle.executor import Executor
 from oracle.jobs.detection import DetectorHolder
 from oracle.jobs.forecasting import forecaster_for, one_step_errors
 from oracle.jobs.shared import DETECTION_HISTORY, HISTORY, hourly
+from oracle.lifecycle.registry import ModelRegistry
 from oracle.model_errors import model_errors
 from oracle.store.engine import session_scope
 from oracle.store.readings import totals_frame
@@ -24,12 +24,12 @@ from oracle.telemetry import Metrics
 
 @dataclass(frozen=True)
 class UpkeepParts:
-    """What retrain and monitor use: the store and the model registry's directory, ``[models]``
+    """What retrain and monitor use: the store and the model registry, ``[models]``
     and ``[compute]``, the executor the detector is refitted on, the detector the detect stage
     scores with (replaced here), the clock and the metrics."""
 
     engine: Engine
-    registry_dir: Path  # <data_dir>/models
+    registry: ModelRegistry
     models: ModelSettings
     compute: ComputeSettings
     executor: Executor
@@ -37,12 +37,6 @@ class UpkeepParts:
     clock: Callable[[], datetime]
     metrics: Metrics
     zone: str  # pricing.zone: the zone whose forecasts are monitored
-
-
-def _registry(parts: UpkeepParts) -> Any:
-    from oracle.lifecycle.registry import ModelRegistry
-
-    return ModelRegistry(parts.engine, parts.registry_dir)
 
 
 def retrain(parts: UpkeepParts, trigger: str = "schedule") -> dict[str, Any]:
@@ -55,7 +49,7 @@ def retrain(parts: UpkeepParts, trigger: str = "schedule") -> dict[str, Any]:
     y = hourly(frame, "consumption_kwh", end - HISTORY, end).dropna()
     y.index.freq = "h"  # type: ignore[misc]
     model = parts.models.forecast_model
-    decision = champion_challenger(_registry(parts), "demand", y,
+    decision = champion_challenger(parts.registry, "demand", y,
                                    lambda s: forecaster_for(parts.models).fit(s),
                                    params={"model": model}, trigger=trigger)
     rows = _refit_detector(parts, end)  # the detector learns the past week, off the tick path
@@ -92,7 +86,7 @@ def monitor(parts: UpkeepParts) -> dict[str, Any]:
     features = ["consumption_kwh", "production_kwh"]
     pairs = one_step_errors(parts.engine, parts.zone, end, timedelta(days=1))
     live = float((pairs["forecast"] - pairs["actual"]).abs().mean()) if not pairs.empty else None
-    alerts = Monitor(parts.engine, _registry(parts), parts.metrics).check(
+    alerts = Monitor(parts.engine, parts.registry, parts.metrics).check(
         "demand", live_error=live, reference=frame.loc[~recent, features],
         current=frame.loc[recent, features])
     out: dict[str, Any] = {"alerts": len(alerts), "live_mae": live}

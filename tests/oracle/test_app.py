@@ -76,7 +76,8 @@ def test_each_stage_gets_its_own_parts_and_sections(app: Application, settings: 
     assert tick.push.backend is app.backend and tick.push.zone == settings.pricing.zone
     upkeep = app.upkeep_parts()
     assert upkeep.models is settings.models and upkeep.compute is settings.compute
-    assert upkeep.registry_dir == settings.data_dir / "models"
+    assert upkeep.registry is app.registry and upkeep.registry.engine is app.engine
+    assert app.registry.artifact_dir == settings.data_dir / "models"
     assert upkeep.detector is detect.detector  # what retrain replaces is what detect scores with
     assert upkeep.executor is app.executor
 
