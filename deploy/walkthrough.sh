@@ -12,7 +12,7 @@ pids=(); trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 oracle backend serve --port "$BACKEND_PORT" --history-hours 504 --speed 600 --meters 8 \
   > "$WORK/backend.log" 2>&1 & pids+=($!)
 # 2. A dev chain (hardhat, from `make test`'s node_modules): funded accounts, chain id 31337.
-npx hardhat node --hostname 127.0.0.1 --port "$RPC_PORT" > "$WORK/chain.log" 2>&1 & pids+=($!)
+node_modules/.bin/hardhat node --hostname 127.0.0.1 --port "$RPC_PORT" > "$WORK/chain.log" 2>&1 & pids+=($!)
 
 # 3. Settings: every key can also live in oracle.toml (see oracle.example.toml).
 export ORACLE_DATABASE_URL="sqlite:///$WORK/oracle.db" ORACLE_DATA_DIR="$WORK"
