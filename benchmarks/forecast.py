@@ -84,7 +84,8 @@ def taylor() -> Series:
     values = np.asarray(load_taylor(), dtype="float64")
     index = pd.date_range("2000-06-05 00:00", periods=len(values), freq="30min", name="ts")
     return Series("taylor", pd.Series(values, index=index, name="demand_mw"), None,
-                  Site(latitude=52.5, longitude=-1.5, timezone="Europe/London"))
+                  Site(latitude=52.5, longitude=-1.5, timezone="Europe/London",
+                       holidays="GB-ENG"))
 
 
 def victoria(name: str, start: str) -> Series:
@@ -101,7 +102,8 @@ def victoria(name: str, start: str) -> Series:
     y.index.freq = "30min"
     X = degree_features(temp).loc[y.index]  # smoothing starts on 1 January, before the span
     return Series(name, y, X, Site(latitude=-37.81, longitude=144.96,
-                                   timezone="Australia/Brisbane"))  # UTC+10 all year, as AEMO
+                                   timezone="Australia/Brisbane",  # UTC+10 all year, as AEMO
+                                   holidays="AU-VIC"))
 
 
 def all_series() -> list[Series]:

@@ -32,11 +32,14 @@ DRIFT_SPAN_DAYS = 7
 
 @dataclass(frozen=True)
 class Site:
-    """Where the demand is: latitude and longitude in degrees, and the clock's time zone."""
+    """Where the demand is: latitude and longitude in degrees, the clock's time zone, and the
+    public-holiday calendar (``"GB-ENG"``, ``"AU-VIC"``; None: holidays are not told apart,
+    see ``special_days``)."""
 
     latitude: float
     longitude: float
     timezone: str = "UTC"
+    holidays: str | None = None
 
     def __post_init__(self) -> None:
         for name, value, bound in (("latitude", self.latitude, 90.0),
@@ -50,15 +53,21 @@ class Site:
         except Exception as err:  # pytz and zoneinfo raise different unknown-zone errors
             raise InvalidInput(f"site timezone {self.timezone!r} is not a known time zone",
                                field="timezone", value=self.timezone) from err
+        if self.holidays is not None:
+            from models.forecasting.special_days import parse_calendar
+
+            parse_calendar(self.holidays)
 
 
 def as_site(site: object) -> Site | None:
-    """``site`` as a :class:`Site`: None, a Site, or a (latitude, longitude[, timezone]) tuple."""
+    """``site`` as a :class:`Site`: None, a Site, or a (latitude, longitude[, timezone[,
+    holidays]]) tuple."""
     if site is None or isinstance(site, Site):
         return site
-    if isinstance(site, tuple | list) and len(site) in (2, 3):
+    if isinstance(site, tuple | list) and len(site) in (2, 3, 4):
         return Site(*site)
-    raise InvalidInput(f"site must be a Site or (latitude, longitude[, timezone]), got {site!r}",
+    raise InvalidInput(f"site must be a Site or (latitude, longitude[, timezone[, holidays]]), "
+                       f"got {site!r}",
                        field="site", value=site)
 
 

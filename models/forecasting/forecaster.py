@@ -66,8 +66,10 @@ class Forecaster(BaseEstimator):
 
     ``horizon`` is the calibrated horizon in steps (default one day); longer predictions widen
     the last calibrated interval with the square root of the lead time. ``site`` (a
-    ``daylight.Site`` or (latitude, longitude, timezone)) is where the demand is: it goes to the
-    daylight-aware models and adds them to ``auto``'s default candidates. ``X`` given to
+    ``daylight.Site`` or (latitude, longitude, timezone[, holidays])) is where the demand is:
+    it goes to the daylight-aware models and adds them to ``auto``'s default candidates; a site
+    with a holiday calendar has every model forecast its public holidays like Sundays and learn
+    from a history without them (``special_days.HolidayAdjusted``). ``X`` given to
     ``fit`` (e.g. ``models.features.degree_features``) reaches every candidate; those that take
     it (ets, mstl_ar, day_analog, gbm) need the same columns in ``X_future`` at ``predict``.
     ``screen_baselines``: whether the seasonal-naive baselines pass the stack's screen like any
@@ -187,7 +189,7 @@ class Forecaster(BaseEstimator):
             member_params = self._params_for(name)
 
             def factory(name: str = name, kw: Mapping[str, Any] = member_params) -> PointModel:
-                return make_model(name, **kw)
+                return self._on_calendar(make_model(name, **kw))
 
             try:
                 results[name] = backtest(factory, y, horizon, n_origins=self.n_windows, X=X)
@@ -233,9 +235,20 @@ class Forecaster(BaseEstimator):
 
     def _final_model(self, name: str, weights: Mapping[str, float]) -> PointModel:
         if name == "ensemble" or (self.model in ("auto", "ensemble") and len(weights) > 1):
-            return WeightedEnsemble(weights=weights,
-                                    params={n: self._params_for(n) for n in weights})
-        return make_model(name, **self._params_for(name))
+            return self._on_calendar(WeightedEnsemble(
+                weights=weights, params={n: self._params_for(n) for n in weights}))
+        return self._on_calendar(make_model(name, **self._params_for(name)))
+
+    def _on_calendar(self, model: PointModel) -> PointModel:
+        """``model`` told the site's public holidays (``special_days``), when the site has a
+        calendar; in the inner backtests as in the final fit, so the choice and the intervals
+        see the holidays handled as the forecast handles them."""
+        if self.site_ is None or self.site_.holidays is None:
+            return model
+        from models.forecasting.special_days import HolidayAdjusted
+
+        return HolidayAdjusted(model, holidays=self.site_.holidays,
+                               timezone=self.site_.timezone)
 
 
 # Chosen on days outside every benchmark test window: Victoria 2014's day-ahead errors at each
